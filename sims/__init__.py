@@ -1,0 +1,1 @@
+"""Simulations that test each theoretical claim numerically (see :mod:`sims.registry`)."""

@@ -1,0 +1,95 @@
+"""The claim registry, the verify runner's report files, and the CLI's exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from lottery_core import cli
+from sims import registry, verify
+from sims.registry import ClaimContext, Outcome
+
+
+def test_outcome_default_comparison():
+    assert Outcome(predicted=1.0, observed=1.05, tolerance=0.1).resolved_passed()
+    assert not Outcome(predicted=1.0, observed=1.2, tolerance=0.1).resolved_passed()
+    assert not Outcome(predicted=float("nan"), observed=1.0, tolerance=1.0).resolved_passed()
+    assert not Outcome(predicted=0.0, observed=0.0, tolerance=1.0, passed=False).resolved_passed()
+
+
+def test_claim_ids_need_a_module():
+    with pytest.raises(ValueError, match="module"):
+        registry.claim("nomodule", source="s", statement="t")
+
+
+def test_select_unknown_lists_known():
+    with pytest.raises(KeyError) as info:
+        registry.select(["definitely_not_a_claim"])
+    assert "definitely_not_a_claim" in info.value.args[0]
+    assert "Known modules" in info.value.args[0]
+
+
+def _toy_claims():
+    def good(ctx: ClaimContext) -> Outcome:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots()
+        ax.plot([0, 1], [0, ctx.seed])
+        fig.savefig(ctx.figure_path("toy.png"))
+        plt.close(fig)
+        return Outcome(predicted=0.5, observed=0.5 + 1e-9, tolerance=1e-6, figure="toy.png",
+                       details={"n": ctx.size(10, 1000)})
+
+    def bad(ctx: ClaimContext) -> Outcome:
+        return Outcome(predicted=0.0, observed=1.0, tolerance=0.1)
+
+    def broken(ctx: ClaimContext) -> Outcome:
+        raise RuntimeError("boom")
+
+    return [registry.Claim("toy.good", "test", "a claim that holds", good),
+            registry.Claim("toy.bad", "test", "a claim that fails", bad),
+            registry.Claim("toy.broken", "test", "a claim that raises", broken)]
+
+
+def test_verify_writes_reports(tmp_path):
+    good, bad, broken = _toy_claims()
+    report = verify.verify([good, bad, broken], preset="quick", seed=3, out_dir=tmp_path,
+                           progress=False)
+    assert report["summary"] == {"total": 3, "passed": 1, "failed": 2}
+    on_disk = json.loads((tmp_path / "report.json").read_text())
+    records = {r["claim"]: r for r in on_disk["claims"]}
+    assert records["toy.good"]["passed"] is True
+    assert records["toy.good"]["seed"] == 3 and records["toy.good"]["preset"] == "quick"
+    assert records["toy.good"]["details"]["n"] == 10
+    assert records["toy.bad"]["passed"] is False
+    assert "boom" in records["toy.broken"]["error"]
+    assert (tmp_path / "figures" / "toy.png").stat().st_size > 0
+    markdown = (tmp_path / "report.md").read_text()
+    assert "![toy.good](figures/toy.png)" in markdown
+    assert "**FAIL**" in markdown
+
+
+def test_cli_unknown_claim_exits_2(capsys):
+    assert cli.main(["verify", "no_such_claim"]) == 2
+    err = capsys.readouterr().err
+    assert "no_such_claim" in err and "Known modules" in err
+
+
+def test_cli_bad_usage_exits_2():
+    with pytest.raises(SystemExit) as info:
+        cli.main(["verify", "--preset", "huge"])
+    assert info.value.code == 2
+    assert cli.main(["derive"]) == 2
+    assert cli.main(["derive", "no_such_derivation"]) == 2
+
+
+def test_console_script_help():
+    result = subprocess.run([sys.executable, "-m", "lottery_core.cli", "--help"],
+                            capture_output=True, text=True, check=True)
+    assert "verify" in result.stdout and "derive" in result.stdout
