@@ -1,0 +1,77 @@
+"""Models as pure functions over dict pytrees.
+
+A :class:`Model` bundles ``init(key) -> (params, state)`` and
+``apply(params, state, x, train) -> (logits, state)``. Parameters are nested dicts
+(``{"dense_0": {"kernel": ..., "bias": ...}}``); leaves named ``kernel`` are the conv and
+dense weights, the prunable ones by default. BatchNorm running statistics live in ``state``
+(``{"bn_0": {"mean": ..., "var": ...}}``), so every call stays pure. Images are NHWC float32.
+
+Models register themselves with :func:`register_model`; :func:`get_model` builds one by name
+and raises a clear error for an unknown name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+Params = dict
+State = dict
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+    """A network: ``name``, the input shape it expects (without the batch axis), the number
+    of classes, and its two pure functions."""
+
+    name: str
+    input_shape: tuple[int, ...]
+    num_classes: int
+    init: Callable[[Any], tuple[Params, State]]
+    apply: Callable[[Params, State, Any, bool], tuple[Any, State]]
+
+
+_MODELS: dict[str, Callable[..., Model]] = {}
+
+
+def register_model(name: str):
+    """Register ``builder(**options) -> Model`` under ``name``."""
+
+    def register(builder):
+        _MODELS[name] = builder
+        return builder
+
+    return register
+
+
+def _load_builtin_models() -> None:
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{module.name}")
+
+
+def available_models() -> list[str]:
+    _load_builtin_models()
+    return sorted(_MODELS)
+
+
+def get_model(name: str, **options) -> Model:
+    """Build the model registered as ``name`` (e.g. ``lenet300``, ``conv4``, ``resnet20``)."""
+    _load_builtin_models()
+    if name not in _MODELS:
+        raise ValueError(f"unknown model {name!r}; available: {', '.join(sorted(_MODELS))}")
+    return _MODELS[name](**options)
+
+
+def prunable_leaves(params: Params) -> dict:
+    """A pytree of booleans shaped like ``params``: True for leaves named ``kernel``."""
+    import jax
+
+    def is_kernel(path, _leaf):
+        last = path[-1]
+        return getattr(last, "key", None) == "kernel"
+
+    return jax.tree_util.tree_map_with_path(is_kernel, params)
