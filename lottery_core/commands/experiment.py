@@ -1,0 +1,23 @@
+"""Run a named experiment (Zhou et al. criteria and supermasks, the LRR paper's studies)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser) -> None:
+    from lottery_core import experiments
+
+    sub = parser.add_subparsers(dest="experiment", metavar="NAME")
+    sub.required = True
+    for name, module in experiments.available().items():
+        doc = (module.__doc__ or "").strip().splitlines()[0]
+        experiment_parser = sub.add_parser(
+            name, help=doc, description=module.__doc__,
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        module.add_arguments(experiment_parser)
+        experiment_parser.set_defaults(_experiment=module)
+
+
+def main(args) -> int:
+    return int(args._experiment.run(args) or 0)
