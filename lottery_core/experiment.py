@@ -66,10 +66,12 @@ class ExperimentConfig:
     training split (give one). Pruning: each level removes ``prune_fraction`` of the remaining
     weights of each layer (``prune_fraction_conv`` for conv kernels and
     ``prune_fraction_output`` for the output kernel where set); ``allocation='global'`` pools
-    all layers instead. ``rewind_step`` is k of weight rewinding (WR)."""
+    all layers instead. ``rewind_step`` is k of weight rewinding (WR). ``model_options`` are
+    keyword arguments of the model builder (e.g. ``{"widths": [100]}`` for ``mlp``)."""
 
     method: str = "imp"
     model: str = "lenet300"
+    model_options: dict | None = None
     dataset: str = "mnist"
     optimizer: str | None = None
     learning_rate: float | None = None

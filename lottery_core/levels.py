@@ -221,7 +221,7 @@ class Runner:
                                         train_subset=self.cfg.train_subset)
         data = self.dataset
         self.model = get_model(self.cfg.model, input_shape=data.input_shape,
-                               num_classes=data.num_classes)
+                               num_classes=data.num_classes, **(self.cfg.model_options or {}))
         n_train = len(data.x_train)
         per_epoch = n_train // self.cfg.batch_size
         if per_epoch < 1:
@@ -444,7 +444,7 @@ class Runner:
 
 
 #: seed parallelism on CPU, chosen by bench/imp_mnist.py (see bench/RESULTS.md, "engine")
-CPU_SEED_PARALLEL = "vmap"
+CPU_SEED_PARALLEL = "sequential"
 
 
 def run_experiment(config: ExperimentConfig, out, **kwargs) -> Path:

@@ -78,6 +78,8 @@ def make_optimizer(name: str, *, momentum: float = 0.0, nesterov: bool = False,
     so the trainer sets the learning rate of every step from its schedule."""
     if weight_decay < 0:
         raise ValueError(f"weight decay must be >= 0, got {weight_decay}")
+    if name not in ("sgd", "adam"):
+        raise ValueError(f"unknown optimizer {name!r}; allowed: sgd, adam")
 
     def build(learning_rate):
         if name == "sgd":
