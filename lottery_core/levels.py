@@ -29,6 +29,7 @@ last chunk and reproduces the uninterrupted run exactly. Layout: ``docs/engine.m
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -192,6 +193,8 @@ def chunk_bounds(first: int, n_steps: int, every: int, extra_cut: int | None = N
 
 
 # ----------------------------------------------------------------------------- runner
+_TRAINERS: dict[tuple, Trainer] = {}
+
 @dataclasses.dataclass
 class Runner:
     """Runs (or resumes) one experiment into ``out/<method>-<hash>/``."""
@@ -242,8 +245,16 @@ class Runner:
                                    weight_decay=self.cfg.weight_decay,
                                    learning_rate=self.cfg.learning_rate)
         hooks = self.method.trainer_kwargs(self.cfg) if self.method.trainer_kwargs else {}
-        self.trainer = Trainer(self.model.apply, optimizer, schedule=schedule,
-                               last_step=self.total_steps - 1, **hooks)
+        # one Trainer (and so one set of compiled functions) per training setup per process
+        key = (json.dumps(self.cfg.model_options, sort_keys=True), self.cfg.model,
+               data.input_shape, data.num_classes, self.cfg.optimizer, self.cfg.learning_rate,
+               self.cfg.momentum, self.cfg.nesterov, self.cfg.weight_decay, self.cfg.schedule,
+               self.cfg.warmup_steps, self.cfg.milestones, self.cfg.gamma, self.total_steps,
+               self.method.name if hooks else None)
+        if key not in _TRAINERS:
+            _TRAINERS[key] = Trainer(self.model.apply, optimizer, schedule=schedule,
+                                     last_step=self.total_steps - 1, **hooks)
+        self.trainer = _TRAINERS[key]
         self.x_train, self.y_train = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
         self.eval_sets = {"val": (jnp.asarray(data.x_val), jnp.asarray(data.y_val)),
                           "test": (jnp.asarray(data.x_test), jnp.asarray(data.y_test))}
