@@ -32,7 +32,7 @@ def comparable(metrics: dict) -> dict:
     return {k: v for k, v in metrics.items() if k not in ("seconds", "wall_seconds_this_process")}
 
 
-def test_killed_run_resumes_to_the_same_metrics(tmp_path):
+def test_killed_run_resumes_to_the_same_metrics(tmp_path, capsys):
     reference = lottery("run", "imp", *TINY, "--out", str(tmp_path / "a"))
     out, err = reference.communicate(timeout=600)
     assert reference.returncode == 0, err
@@ -63,8 +63,10 @@ def test_killed_run_resumes_to_the_same_metrics(tmp_path):
         assert comparable(a) == comparable(b)
         assert len(b["history"]) == 20
     # a third call finds everything finished, recomputes nothing, and the plot works
-    assert cli.main(["plot", str(run_b)]) == 0
+    assert cli.main(["plot", str(run_b), "--table"]) == 0
     assert (run_b / "accuracy_vs_density.png").stat().st_size > 1000
+    table = capsys.readouterr().out
+    assert table.count("| imp-") == 2 and "| 1 | 80." in table
 
 
 def test_help_lists_every_option_with_its_default(capsys):

@@ -144,3 +144,21 @@ def test_batch_order_depends_only_on_the_step():
     assert not np.array_equal(full[:3], full[3:6])           # reshuffled every epoch
     with pytest.raises(ValueError, match="batch size"):
         epoch_batches((0,), 10, 20, 0, 1)
+
+
+def test_first_updates_of_sgd_nesterov_adam_with_coupled_weight_decay():
+    """One step from w = 2 with gradient g = 3 (loss 3w): closed-form first updates."""
+    import optax
+
+    w, g, lr, wd = jnp.array([2.0]), jnp.array([3.0]), 0.1, 0.5
+    cases = {
+        ("sgd", 0.9, False): w - lr * (g + wd * w),                 # momentum buffer = g
+        ("sgd", 0.9, True): w - lr * 1.9 * (g + wd * w),            # Nesterov: (1 + μ) g
+        ("adam", 0.0, False): w - lr * jnp.sign(g + wd * w),        # bias-corrected: ±lr
+    }
+    for (name, momentum, nesterov), expected in cases.items():
+        tx = make_optimizer(name, momentum=momentum, nesterov=nesterov, weight_decay=wd,
+                            learning_rate=lr)
+        updates, _ = tx.update(g, tx.init(w), w)
+        np.testing.assert_allclose(np.asarray(optax.apply_updates(w, updates)),
+                                   np.asarray(expected), rtol=1e-5)

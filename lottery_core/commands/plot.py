@@ -14,6 +14,8 @@ def add_arguments(parser) -> None:
                         choices=["test_accuracy", "val_accuracy", "early_stop"],
                         help="final test/val accuracy, or test accuracy at the early-stopping "
                              "step (minimum validation loss)")
+    parser.add_argument("--table", action="store_true",
+                        help="also print a Markdown table: run x level x seed, mean and std")
 
 
 def summarize(records: list[dict], metric: str = "test_accuracy") -> dict:
@@ -26,6 +28,25 @@ def summarize(records: list[dict], metric: str = "test_accuracy") -> dict:
         entry["values"].append(value)
         entry["seeds"].append(r["seed"])
     return table
+
+
+def markdown_table(table: dict) -> str:
+    """Rows ``run | level | density % | seed values (%) | mean | std`` (std over seeds, ddof 1)."""
+    import numpy as np
+
+    lines = ["| run | level | weights remaining (%) | per seed (%) | mean (%) | std (pp) |",
+             "| --- | ---: | ---: | --- | ---: | ---: |"]
+    for run in sorted(table):
+        for level in sorted(table[run]):
+            entry = table[run][level]
+            order = np.argsort(entry["seeds"])
+            values = 100 * np.asarray(entry["values"])[order]
+            seeds = np.asarray(entry["seeds"])[order]
+            std = values.std(ddof=1) if len(values) > 1 else 0.0
+            per_seed = ", ".join(f"s{s}: {v:.2f}" for s, v in zip(seeds, values))
+            lines.append(f"| {run} | {level} | {100 * entry['density']:.2f} | {per_seed} | "
+                         f"{values.mean():.2f} | {std:.2f} |")
+    return "\n".join(lines)
 
 
 def plot_runs(runs_dir: Path, out: Path | None = None, metric: str = "test_accuracy") -> Path:
@@ -78,4 +99,8 @@ def main(args) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     print(figure)
+    if args.table:
+        from lottery_core.experiment import collect_results
+
+        print(markdown_table(summarize(collect_results(args.runs_dir), args.metric)))
     return 0
