@@ -17,6 +17,8 @@ import sys
 COMMANDS = {
     "verify": "verify",
     "derive": "derive",
+    "run": "run",
+    "plot": "plot",
 }
 
 
@@ -54,4 +56,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run the imported module, not __main__, so that commands raising
+    # lottery_core.cli.UsageError are caught by this same class
+    sys.exit(importlib.import_module("lottery_core.cli").main())

@@ -1,0 +1,100 @@
+"""Benchmark: LeNet-300-100 training on real MNIST, 3 seeds vmapped vs one after another.
+
+    python bench/imp_mnist.py [--data-dir ../shared/data] [--steps 2000] [--full-iterations N]
+
+Prints seed-steps per second of both ways (the reference is the sequential run measured in the
+same process) and their ratio, then the predicted wall time of the whole 12-level IMP run for
+3 seeds (13 trainings of 50,000 steps each, evaluation excluded). With ``--full-iterations N``
+it also times a real ``lottery run imp`` with N steps per level (levels 0..12, 3 seeds) for both
+seed modes. Timings on a shared machine are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+from lottery_core import masks  # noqa: E402
+from lottery_core.data import load_dataset  # noqa: E402
+from lottery_core.experiment import ExperimentConfig  # noqa: E402
+from lottery_core.levels import Runner  # noqa: E402
+from lottery_core.models import get_model  # noqa: E402
+from lottery_core.train import Trainer, epoch_batches, make_optimizer, make_schedule  # noqa
+
+
+def steps_per_second(data, steps: int, seeds: int = 3, repeats: int = 2) -> dict:
+    model = get_model("lenet300")
+    trainer = Trainer(model.apply, make_optimizer("adam", learning_rate=1.2e-3),
+                      schedule=make_schedule("constant", 1.2e-3, 50000), last_step=49999)
+    x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
+    states = []
+    for s in range(seeds):
+        p, st = model.init(jax.random.PRNGKey(s))
+        states.append(trainer.init_state(p, st, masks.full_mask(p)))
+    idx = np.stack([epoch_batches((s, 0), len(x), 60, 0, steps) for s in range(seeds)])
+    stacked = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *states)
+    out = {}
+    # warm-up (compile) both
+    jax.block_until_ready(trainer.run_steps(states[0], x, y, jnp.asarray(idx[0])))
+    jax.block_until_ready(trainer.run_steps_seeds(stacked, x, y, jnp.asarray(idx)))
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for s in range(seeds):
+            jax.block_until_ready(trainer.run_steps(states[s], x, y, jnp.asarray(idx[s])))
+        out.setdefault("sequential", []).append(seeds * steps / (time.perf_counter() - t))
+        t = time.perf_counter()
+        jax.block_until_ready(trainer.run_steps_seeds(stacked, x, y, jnp.asarray(idx)))
+        out.setdefault("vmap", []).append(seeds * steps / (time.perf_counter() - t))
+    return {k: max(v) for k, v in out.items()}
+
+
+def full_run(data, iterations: int, mode: str) -> float:
+    config = ExperimentConfig(method="imp", iterations=iterations, levels=12, seeds=3)
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        Runner(config, Path(tmp), progress=False, seed_parallel=mode, dataset=data,
+               log=lambda s: None).run()
+        return time.perf_counter() - t
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data-dir", default=os.environ.get(
+        "LOTTERY_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data")))
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--full-iterations", type=int, default=0)
+    args = parser.parse_args()
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
+          f"jax {jax.__version__} backend {jax.default_backend()}")
+    data = load_dataset("mnist", args.data_dir)
+    rates = steps_per_second(data, args.steps)
+    ratio = rates["vmap"] / rates["sequential"]
+    print(f"seed-steps/s: sequential {rates['sequential']:.0f}, vmap(3) {rates['vmap']:.0f}, "
+          f"ratio vmap/sequential {ratio:.2f} -> faster: "
+          f"{'vmap' if ratio > 1 else 'sequential'}")
+    total = 13 * 3 * 50000
+    for mode in ("sequential", "vmap"):
+        print(f"predicted full 12-level IMP, 3 seeds, 50k steps/level ({mode}): "
+              f"{total / rates[mode] / 60:.1f} min (training steps only)")
+    if args.full_iterations:
+        times = {m: full_run(data, args.full_iterations, m) for m in ("sequential", "vmap")}
+        for m, t in times.items():
+            print(f"measured 12-level IMP, 3 seeds, {args.full_iterations} steps/level ({m}): "
+                  f"{t:.1f} s; scaled to 50k steps/level: "
+                  f"{t * 50000 / args.full_iterations / 60:.1f} min")
+        print(f"ratio sequential/vmap wall time: {times['sequential'] / times['vmap']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

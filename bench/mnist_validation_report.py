@@ -1,0 +1,66 @@
+"""Summarize the MNIST validation runs (docs/mnist_validation.md) and check the acceptance
+criteria of the engine issue:
+
+1. IMP's mean test accuracy is within 0.5 pp of the dense network (level 0), or above it, at
+   every level;
+2. random pruning is below IMP at the last three levels by more than twice the seed spread
+   (spread = the larger of the two methods' standard deviations over seeds, ddof = 1).
+
+    python bench/mnist_validation_report.py runs/mnist_validation [--metric test_accuracy]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lottery_core.commands.plot import summarize  # noqa: E402
+from lottery_core.experiment import collect_results  # noqa: E402
+
+
+def by_method(table: dict) -> dict:
+    return {run.rsplit("-", 1)[0]: levels for run, levels in table.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("runs_dir", type=Path)
+    parser.add_argument("--metric", default="test_accuracy")
+    args = parser.parse_args()
+    records = collect_results(args.runs_dir)
+    table = by_method(summarize(records, args.metric))
+    ok = True
+    imp = table["imp"]
+    dense = 100 * np.mean(imp[0]["values"])
+    print(f"metric: {args.metric}; dense (IMP level 0) mean {dense:.2f}%")
+    worst = min(100 * np.mean(imp[k]["values"]) - dense for k in imp)
+    passed = worst >= -0.5
+    ok &= passed
+    print(f"[{'PASS' if passed else 'FAIL'}] IMP within 0.5 pp of dense at every level: "
+          f"worst mean - dense = {worst:+.2f} pp over levels {min(imp)}..{max(imp)}")
+    if "random-prune" in table:
+        rnd = table["random-prune"]
+        last = sorted(set(imp) & set(rnd))[-3:]
+        for k in last:
+            a, b = 100 * np.asarray(imp[k]["values"]), 100 * np.asarray(rnd[k]["values"])
+            gap = a.mean() - b.mean()
+            spread = max(a.std(ddof=1), b.std(ddof=1))
+            passed = gap > 2 * spread
+            ok &= passed
+            print(f"[{'PASS' if passed else 'FAIL'}] level {k} (density "
+                  f"{100 * imp[k]['density']:.2f}%): IMP {a.mean():.2f} - random "
+                  f"{b.mean():.2f} = {gap:.2f} pp > 2 x spread {2 * spread:.2f} pp")
+    for method, levels in table.items():
+        seconds = [r["seconds"] for r in records if r["run"].rsplit("-", 1)[0] == method]
+        print(f"{method}: {len(seconds)} trainings, training+evaluation time "
+              f"{sum(seconds) / 60:.1f} min (sum of per-level seconds)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,463 @@
+"""The iterative pruning loop: one runner; methods differ only in how a level starts.
+
+Level 0 trains the dense network from θ_0 for T steps. Level k ≥ 1 computes its mask from the
+previous level (``Method.next_mask``, default: magnitude pruning of the trained weights with
+exact per-layer counts, :mod:`lottery_core.masks`) and starts training from what
+``Method.start`` returns: the weights, the model state, and the window of the learning-rate
+schedule to run. The optimizer state is always fresh. Built-in methods (lrr.md; Frankle &
+Carbin 2019; Frankle et al. 2020; Renda et al. 2020):
+
+=============  ============================  ============================================
+method         weights at the start          schedule window (steps of the schedule)
+=============  ============================  ============================================
+imp            θ_0                           [0, T)
+wr             θ_k (step k of level 0)       [k, T)
+lrr            previous level's trained      [0, T)  (restarted)
+finetune       previous level's trained      [T, 2T) (held at the final rate, schedule(T-1))
+random-prune   θ_0, random mask              [0, T)  (same per-layer counts as imp)
+=============  ============================  ============================================
+
+Other modules add methods with :func:`register_method` (e.g. Zhou et al.'s mask criteria and
+mask-1 / mask-0 actions), supplying ``start``, ``next_mask`` and optional trainer hooks.
+
+Per level and seed the runner writes ``level_<k>/{mask.npz, params.npz, metrics.json}``
+(``metrics.json`` last: it marks the level finished and is never rewritten) and, while
+training, ``checkpoint.npz`` after every evaluation chunk, so a killed run resumes from the
+last chunk and reproduces the uninterrupted run exactly. Layout: ``docs/engine.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lottery_core import masks as masks_lib
+from lottery_core.checkpoint import atomic_write_json, flatten, load_tree, save_tree
+from lottery_core.experiment import (ExperimentConfig, level_directory, open_run_directory)
+from lottery_core.signs import sign_flip_report
+from lottery_core.train import Trainer, TrainState, epoch_batches, make_optimizer, make_schedule
+
+
+# ----------------------------------------------------------------------------- methods
+@dataclasses.dataclass
+class LevelContext:
+    """What a method may look at when level ``level`` (≥ 1) of seed ``seed`` starts."""
+
+    level: int
+    seed: int
+    config: ExperimentConfig
+    total_steps: int
+    init_params: Any
+    init_state: Any
+    rewind_params: Any | None
+    rewind_state: Any | None
+    previous_params: Any
+    previous_state: Any
+    previous_mask: Any
+    fractions: dict[str, float]
+    key: Any                    # PRNG key of this seed and level
+
+
+@dataclasses.dataclass(frozen=True)
+class LevelStart:
+    params: Any
+    model_state: Any
+    first_step: int
+    n_steps: int
+
+
+def magnitude_next_mask(ctx: LevelContext):
+    """Prune the smallest |w| of the previous level's trained weights."""
+    return masks_lib.prune_by_magnitude(ctx.previous_params, ctx.previous_mask, ctx.fractions,
+                                        ctx.config.resolved().allocation)
+
+
+def random_next_mask(ctx: LevelContext):
+    """Prune uniformly at random among survivors, with the same exact counts as magnitude."""
+    scores = masks_lib.random_scores(ctx.key, ctx.previous_params)
+    return masks_lib.prune(scores, ctx.previous_mask, ctx.fractions,
+                           ctx.config.resolved().allocation)
+
+
+def rewind_to_init(ctx):
+    return LevelStart(ctx.init_params, ctx.init_state, 0, ctx.total_steps)
+
+
+def rewind_to_step_k(ctx):
+    k = ctx.config.rewind_step
+    return LevelStart(ctx.rewind_params, ctx.rewind_state, k, ctx.total_steps - k)
+
+
+def learning_rate_rewinding(ctx):
+    return LevelStart(ctx.previous_params, ctx.previous_state, 0, ctx.total_steps)
+
+
+def fine_tuning(ctx):
+    return LevelStart(ctx.previous_params, ctx.previous_state, ctx.total_steps, ctx.total_steps)
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    name: str
+    start: Callable[[LevelContext], LevelStart]
+    next_mask: Callable[[LevelContext], Any] = magnitude_next_mask
+    needs_rewind_point: bool = False
+    #: optional ``trainer_kwargs(config) -> dict`` of Trainer hooks (loss_fn, param_transform..)
+    trainer_kwargs: Callable[[ExperimentConfig], dict] | None = None
+    #: optional ``aux(ctx_or_None, init_params) -> pytree`` stored in TrainState.aux
+    aux: Callable | None = None
+    description: str = ""
+
+
+METHODS: dict[str, Method] = {}
+
+
+def register_method(method: Method) -> Method:
+    METHODS[method.name] = method
+    return method
+
+
+register_method(Method("imp", rewind_to_init, description="IMP: rewind to θ_0"))
+register_method(Method("wr", rewind_to_step_k, needs_rewind_point=True,
+                       description="weight rewinding to θ_k and schedule step k"))
+register_method(Method("lrr", learning_rate_rewinding,
+                       description="learning-rate rewinding: keep weights, restart schedule"))
+register_method(Method("finetune", fine_tuning,
+                       description="fine-tuning: keep weights, final learning rate"))
+register_method(Method("random-prune", rewind_to_init, next_mask=random_next_mask,
+                       description="random masks with IMP's per-layer counts, from θ_0"))
+
+
+def get_method(name: str) -> Method:
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; available: {', '.join(METHODS)}")
+    return METHODS[name]
+
+
+# ----------------------------------------------------------------------------- helpers
+def _stack(trees):
+    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *trees)
+
+
+def _index(tree, i):
+    return jax.tree_util.tree_map(lambda x: x[i], tree)
+
+
+def _to_numpy(tree):
+    return jax.tree_util.tree_map(np.asarray, tree)
+
+
+def save_state(path: Path, state: TrainState, extra: dict) -> None:
+    """Checkpoint: the TrainState leaves in flatten order plus JSON-able ``extra``."""
+    import json
+
+    leaves = jax.tree_util.tree_leaves(state)
+    arrays = {f"leaf_{i:05d}": np.asarray(x) for i, x in enumerate(leaves)}
+    arrays["extra_json"] = np.frombuffer(json.dumps(extra).encode(), dtype=np.uint8)
+    import io
+
+    from lottery_core.checkpoint import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_state(path: Path, template: TrainState) -> tuple[TrainState, dict]:
+    import json
+
+    with np.load(path) as data:
+        extra = json.loads(bytes(data["extra_json"]).decode())
+        leaves, treedef = jax.tree_util.tree_flatten(template)
+        loaded = [jnp.asarray(data[f"leaf_{i:05d}"], dtype=jnp.asarray(t).dtype)
+                  for i, t in enumerate(leaves)]
+    return jax.tree_util.tree_unflatten(treedef, loaded), extra
+
+
+def chunk_bounds(first: int, n_steps: int, every: int, extra_cut: int | None = None):
+    """Evaluation chunks ``[(a, b), ...]`` covering ``[first, first + n_steps)``: cuts every
+    ``every`` steps from ``first`` (and at ``extra_cut``, the WR rewind step)."""
+    end = first + n_steps
+    cuts = set(range(first + every, end, every)) | {end}
+    if extra_cut is not None and first < extra_cut < end:
+        cuts.add(extra_cut)
+    cuts = sorted(cuts)
+    return list(zip([first] + cuts[:-1], cuts))
+
+
+# ----------------------------------------------------------------------------- runner
+_TRAINERS: dict[tuple, Trainer] = {}
+
+@dataclasses.dataclass
+class Runner:
+    """Runs (or resumes) one experiment into ``out/<method>-<hash>/``."""
+
+    config: ExperimentConfig
+    out: Path
+    data_dir: str | None = None
+    progress: bool = True
+    seed_parallel: str = "auto"       # "vmap", "sequential" or "auto"
+    log: Callable[[str], None] = print
+    dataset: Any = None               # a preloaded lottery_core.data.Dataset (tests)
+
+    def __post_init__(self):
+        from lottery_core.data import load_dataset
+        from lottery_core.models import get_model
+
+        self.config.validate()
+        self.cfg = self.config.resolved()
+        self.method = get_method(self.cfg.method)
+        if self.seed_parallel not in ("auto", "vmap", "sequential"):
+            raise ValueError(f"seed_parallel must be auto, vmap or sequential, "
+                             f"got {self.seed_parallel!r}")
+        if self.dataset is None:
+            self.dataset = load_dataset(self.cfg.dataset, self.data_dir,
+                                        validation_size=self.cfg.validation_size,
+                                        split_seed=self.cfg.split_seed,
+                                        train_subset=self.cfg.train_subset)
+        data = self.dataset
+        self.model = get_model(self.cfg.model, input_shape=data.input_shape,
+                               num_classes=data.num_classes, **(self.cfg.model_options or {}))
+        n_train = len(data.x_train)
+        per_epoch = n_train // self.cfg.batch_size
+        if per_epoch < 1:
+            raise ValueError(f"batch_size {self.cfg.batch_size} exceeds the {n_train} "
+                             f"training examples")
+        self.total_steps = (self.cfg.iterations if self.cfg.iterations is not None
+                            else self.cfg.epochs * per_epoch)
+        if self.cfg.rewind_step >= self.total_steps:
+            raise ValueError(f"rewind_step {self.cfg.rewind_step} must be below the "
+                             f"{self.total_steps} steps of a level")
+        self.eval_every = self.cfg.eval_every or max(1, self.total_steps // 10)
+        self.run_dir = open_run_directory(self.out, self.config)
+        schedule = make_schedule(self.cfg.schedule, self.cfg.learning_rate, self.total_steps,
+                                 warmup_steps=self.cfg.warmup_steps,
+                                 milestones=self.cfg.milestones, gamma=self.cfg.gamma)
+        optimizer = make_optimizer(self.cfg.optimizer, momentum=self.cfg.momentum,
+                                   nesterov=self.cfg.nesterov,
+                                   weight_decay=self.cfg.weight_decay,
+                                   learning_rate=self.cfg.learning_rate)
+        hooks = self.method.trainer_kwargs(self.cfg) if self.method.trainer_kwargs else {}
+        # one Trainer (and so one set of compiled functions) per training setup per process
+        key = (json.dumps(self.cfg.model_options, sort_keys=True), self.cfg.model,
+               data.input_shape, data.num_classes, self.cfg.optimizer, self.cfg.learning_rate,
+               self.cfg.momentum, self.cfg.nesterov, self.cfg.weight_decay, self.cfg.schedule,
+               self.cfg.warmup_steps, self.cfg.milestones, self.cfg.gamma, self.total_steps,
+               self.method.name if hooks else None)
+        if key not in _TRAINERS:
+            _TRAINERS[key] = Trainer(self.model.apply, optimizer, schedule=schedule,
+                                     last_step=self.total_steps - 1, **hooks)
+        self.trainer = _TRAINERS[key]
+        self.x_train, self.y_train = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
+        self.eval_sets = {"val": (jnp.asarray(data.x_val), jnp.asarray(data.y_val)),
+                          "test": (jnp.asarray(data.x_test), jnp.asarray(data.y_test))}
+        params, _ = jax.eval_shape(self.model.init, jax.random.PRNGKey(0))
+        self.paths = masks_lib.prunable_paths(params)
+        self.fractions = masks_lib.layer_fractions(
+            params, self.model.num_classes, self.cfg.prune_fraction,
+            self.cfg.prune_fraction_conv, self.cfg.prune_fraction_output)
+        if self.seed_parallel == "auto":
+            self.seed_parallel = "vmap" if jax.default_backend() != "cpu" else CPU_SEED_PARALLEL
+
+    # -- per-seed artifacts ------------------------------------------------------------
+    def seed_dir(self, seed: int) -> Path:
+        return self.run_dir / f"seed_{seed}"
+
+    def initial(self, seed: int):
+        """θ_0 and the initial model state of ``seed`` (saved once as ``init.npz``)."""
+        params, state = self.model.init(jax.random.PRNGKey(seed))
+        path = self.seed_dir(seed) / "init.npz"
+        if not path.exists():
+            save_tree(path, {"params": params, "model_state": state})
+        return _to_numpy(params), _to_numpy(state)
+
+    def level_done(self, seed: int, level: int) -> bool:
+        return (level_directory(self.run_dir, seed, level) / "metrics.json").exists()
+
+    def load_level(self, seed: int, level: int):
+        d = level_directory(self.run_dir, seed, level)
+        params = load_tree(d / "params.npz")
+        mask = load_tree(d / "mask.npz")
+        state_path = d / "model_state.npz"
+        state = load_tree(state_path) if state_path.exists() else {}
+        return params, state, mask
+
+    def prepare(self, seed: int, level: int):
+        """The level's mask and LevelStart (from disk artifacts of earlier levels)."""
+        init_params, init_state = self.initial(seed)
+        if level == 0:
+            mask = masks_lib.full_mask(init_params)
+            start = LevelStart(init_params, init_state, 0, self.total_steps)
+            return mask, start, init_params, None
+        prev_params, prev_state, prev_mask = self.load_level(seed, level - 1)
+        rewind = None
+        if self.method.needs_rewind_point:
+            rewind = load_tree(self.seed_dir(seed) / "rewind.npz")
+        ctx = LevelContext(
+            level=level, seed=seed, config=self.config, total_steps=self.total_steps,
+            init_params=init_params, init_state=init_state,
+            rewind_params=None if rewind is None else rewind["params"],
+            rewind_state=None if rewind is None else rewind.get("model_state", {}),
+            previous_params=prev_params, previous_state=prev_state, previous_mask=prev_mask,
+            fractions=self.fractions,
+            key=jax.random.fold_in(jax.random.PRNGKey(seed), 1_000_003 + level))
+        mask = self.method.next_mask(ctx)
+        return mask, self.method.start(ctx), init_params, prev_params
+
+    # -- training -----------------------------------------------------------------------
+    def run(self) -> Path:
+        seeds = list(range(self.cfg.first_seed, self.cfg.first_seed + self.cfg.seeds))
+        self.log(f"{self.cfg.method}: {self.run_dir} ({len(seeds)} seeds, {self.cfg.levels} "
+                 f"levels, {self.total_steps} steps/level, seeds {self.seed_parallel})")
+        for level in range(self.cfg.levels + 1):
+            todo = [s for s in seeds if not self.level_done(s, level)]
+            if not todo:
+                continue
+            if self.seed_parallel == "vmap" and len(todo) > 1:
+                self.train_level(todo, level)
+            else:
+                for seed in todo:
+                    self.train_level([seed], level)
+        return self.run_dir
+
+    def train_level(self, seeds: list[int], level: int) -> None:
+        t0 = time.time()
+        prepared = [self.prepare(s, level) for s in seeds]
+        starts = [p[1] for p in prepared]
+        first, n_steps = starts[0].first_step, starts[0].n_steps
+        if any((s.first_step, s.n_steps) != (first, n_steps) for s in starts):
+            raise ValueError("seeds of one level must share the schedule window")
+        aux_fn = self.method.aux
+        states = [self.trainer.init_state(
+            st.params, st.model_state, m, step=first,
+            rng=jax.random.fold_in(jax.random.PRNGKey(s), level),
+            aux=aux_fn(self, s, level) if aux_fn else ())
+            for s, (m, st, _, _) in zip(seeds, prepared)]
+        dirs = [level_directory(self.run_dir, s, level) for s in seeds]
+        # resume: every seed's checkpoint must be at the same step to train them together
+        records = [{"history": [], "seconds": 0.0} for _ in seeds]
+        ckpts = [d / "checkpoint.npz" for d in dirs]
+        if any(c.exists() for c in ckpts):
+            loaded = [load_state(c, st) if c.exists() else (st, records[i])
+                      for i, (c, st) in enumerate(zip(ckpts, states))]
+            steps = {int(s.step) for s, _ in loaded}
+            if len(steps) > 1:
+                for seed in seeds:
+                    self.train_level([seed], level)
+                return
+            states, records = [s for s, _ in loaded], [r for _, r in loaded]
+        multi = len(seeds) > 1
+        state = _stack(states) if multi else states[0]
+        position = int(np.asarray(state.step).reshape(-1)[0])
+        wr_cut = self.cfg.rewind_step if (level == 0 and self.method.needs_rewind_point) \
+            else None
+        bounds = [(a, b) for a, b in chunk_bounds(first, n_steps, self.eval_every, wr_cut)
+                  if a >= position]
+        bar = None
+        if self.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=n_steps, initial=position - first, unit="step", leave=False,
+                       desc=f"{self.cfg.method} level {level} seed "
+                            f"{','.join(map(str, seeds))}")
+        if wr_cut == 0 and position == 0:
+            self.save_rewind_point(seeds, state, multi)
+        clock = time.time()
+        for a, b in bounds:
+            indices = np.stack([epoch_batches((s, level), len(self.x_train),
+                                              self.cfg.batch_size, a, b - a) for s in seeds])
+            if multi:
+                state, losses = self.trainer.run_steps_seeds(state, self.x_train, self.y_train,
+                                                             jnp.asarray(indices))
+                evals = {k: self.trainer.evaluate_seeds(state.params, state.model_state, *xy)
+                         for k, xy in self.eval_sets.items()}
+            else:
+                state, losses = self.trainer.run_steps(state, self.x_train, self.y_train,
+                                                       jnp.asarray(indices[0]))
+                losses = losses[None]
+                evals = {k: tuple(v[None] for v in self.trainer.evaluate(
+                    state.params, state.model_state, *xy)) for k, xy in self.eval_sets.items()}
+            losses = np.asarray(losses)
+            now = time.time()
+            for i in range(len(seeds)):
+                records[i]["history"].append({
+                    "step": b, "train_loss": float(losses[i].mean()),
+                    **{f"{k}_loss": float(v[0][i]) for k, v in evals.items()},
+                    **{f"{k}_accuracy": float(v[1][i]) for k, v in evals.items()}})
+                records[i]["seconds"] += (now - clock) / len(seeds)
+            clock = now
+            if wr_cut is not None and b == wr_cut:
+                self.save_rewind_point(seeds, state, multi)
+            if b < first + n_steps:
+                for i, c in enumerate(ckpts):
+                    save_state(c, _index(state, i) if multi else state, records[i])
+            if bar is not None:
+                bar.update(b - a)
+        if bar is not None:
+            bar.close()
+        for i, seed in enumerate(seeds):
+            final = _index(state, i) if multi else state
+            self.finish_level(seed, level, dirs[i], final, prepared[i], records[i],
+                              first, n_steps, time.time() - t0)
+
+    def save_rewind_point(self, seeds, state, multi) -> None:
+        for i, seed in enumerate(seeds):
+            s = _index(state, i) if multi else state
+            save_tree(self.seed_dir(seed) / "rewind.npz",
+                      {"params": _to_numpy(s.params), "model_state": _to_numpy(s.model_state)})
+
+    def finish_level(self, seed, level, directory: Path, state: TrainState, prepared, record,
+                     first, n_steps, wall) -> None:
+        mask, _, init_params, prev_params = prepared
+        params = _to_numpy(state.params)
+        mask = _to_numpy(state.mask)
+        save_tree(directory / "params.npz", params)
+        save_tree(directory / "mask.npz", mask)
+        if flatten(state.model_state):
+            save_tree(directory / "model_state.npz", _to_numpy(state.model_state))
+        history = record["history"]
+        last = history[-1]
+        best = min(history, key=lambda h: (h["val_loss"], h["step"]))
+        density = masks_lib.density_report(mask, self.paths)
+        metrics = {
+            "method": self.cfg.method, "seed": seed, "level": level,
+            "test_accuracy": last["test_accuracy"], "val_accuracy": last["val_accuracy"],
+            "test_loss": last["test_loss"], "val_loss": last["val_loss"],
+            "early_stop": {"step": best["step"], "test_accuracy": best["test_accuracy"],
+                           "val_accuracy": best["val_accuracy"], "val_loss": best["val_loss"]},
+            "density": density["overall"],
+            "density_layers": {p: v["density"] for p, v in density["layers"].items()},
+            "kept_weights": density["kept"], "prunable_weights": density["total"],
+            "sign_flips_vs_init": sign_flip_report(params, init_params, mask, self.paths),
+            "sign_flips_vs_previous_level": (
+                None if prev_params is None
+                else sign_flip_report(params, prev_params, mask, self.paths)),
+            "first_step": first, "steps": n_steps,
+            "learning_rate_first": float(self.trainer.learning_rate(first)),
+            "learning_rate_last": float(self.trainer.learning_rate(first + n_steps - 1)),
+            "seconds": record["seconds"], "wall_seconds_this_process": wall,
+            "seed_parallel": self.seed_parallel, "history": history,
+        }
+        atomic_write_json(directory / "metrics.json", metrics)
+        checkpoint = directory / "checkpoint.npz"
+        if checkpoint.exists():
+            checkpoint.unlink()
+        self.log(f"  seed {seed} level {level}: density {density['overall']:.4f} "
+                 f"test {last['test_accuracy']:.4f} val {last['val_accuracy']:.4f} "
+                 f"({record['seconds']:.1f} s)")
+
+
+#: seed parallelism on CPU, chosen by bench/imp_mnist.py (see bench/RESULTS.md, "engine")
+CPU_SEED_PARALLEL = "sequential"
+
+
+def run_experiment(config: ExperimentConfig, out, **kwargs) -> Path:
+    """Run or resume ``config`` into ``out``; returns the run directory."""
+    return Runner(config, Path(out), **kwargs).run()

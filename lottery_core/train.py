@@ -1,0 +1,227 @@
+"""Masked training as pure, jitted functions over an explicit state pytree.
+
+A :class:`Trainer` holds the static pieces (``apply_fn``, an optax transformation, a learning-rate
+schedule, the loss and two hooks) and exposes jitted functions of a :class:`TrainState`:
+
+* ``run_steps(state, x, y, batch_indices)``: ``lax.scan`` over the rows of ``batch_indices``
+  (shape ``[steps, batch]``); the data ``x, y`` stay on the device and each step gathers its
+  batch, so an epoch is one compiled call;
+* ``evaluate(params, model_state, x, y)``: mean loss and accuracy, ``lax.scan`` over batches;
+* ``run_steps_seeds`` / ``evaluate_seeds``: the same, ``jax.vmap``-ed over a leading seed axis.
+
+One step (DESIGN.md; JaxPruner's masked updates)::
+
+    g      = grad_transform(∇ loss(params), state)        # default: g ⊙ mask
+    u, opt = optimizer.update(g, opt, params)             # learning rate = schedule(step)
+    params = param_transform(params + u, state)           # default: params ⊙ mask
+
+so pruned weights stay exactly 0 under momentum and (coupled) weight decay: their gradient,
+momentum and decay term are all 0 and the re-masking removes any rounding. Callers replace the
+hooks for other actions (e.g. Zhou et al.'s "freeze pruned weights at their initial value":
+``param_transform=lambda p, s: where(s.mask, p, s.aux)`` with ``aux = θ_0``), the loss
+(``loss_fn``) or the model (``apply_fn``, e.g. an ``m ⊙ w`` reparameterization).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from lottery_core.masks import apply_mask
+
+
+class TrainState(NamedTuple):
+    """Everything that changes during training (a pytree)."""
+
+    params: Any
+    model_state: Any
+    opt_state: Any
+    mask: Any
+    step: Any          # int32 position in the learning-rate schedule
+    rng: Any           # PRNG key for data augmentation / stochastic hooks
+    aux: Any = ()      # free slot for hooks (e.g. frozen initial weights)
+
+
+# ----------------------------------------------------------------------------- schedules
+def make_schedule(kind: str, learning_rate: float, total_steps: int, *, warmup_steps: int = 0,
+                  milestones: tuple[float, ...] = (), gamma: float = 0.1) -> Callable:
+    """Learning rate as a function of the step: ``constant``, ``step`` (multiply by ``gamma``
+    at each milestone, given as fractions of ``total_steps``), ``cosine`` (to 0 at
+    ``total_steps``); any of them after ``warmup_steps`` of linear warmup from 0."""
+    if learning_rate <= 0:
+        raise ValueError(f"learning rate must be positive, got {learning_rate}")
+    if kind == "constant":
+        main = optax.constant_schedule(learning_rate)
+    elif kind == "step":
+        boundaries = {int(round(m * total_steps)) - warmup_steps: gamma for m in milestones}
+        main = optax.piecewise_constant_schedule(learning_rate, boundaries)
+    elif kind == "cosine":
+        main = optax.cosine_decay_schedule(learning_rate, max(1, total_steps - warmup_steps))
+    else:
+        raise ValueError(f"unknown schedule {kind!r}; allowed: constant, step, cosine")
+    if warmup_steps <= 0:
+        return main
+    warm = optax.linear_schedule(0.0, learning_rate, warmup_steps)
+    return optax.join_schedules([warm, main], [warmup_steps])
+
+
+def make_optimizer(name: str, *, momentum: float = 0.0, nesterov: bool = False,
+                   weight_decay: float = 0.0, learning_rate: float = 1e-3,
+                   b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
+                   ) -> optax.GradientTransformation:
+    """``sgd`` (momentum, Nesterov) or ``adam`` with coupled L2 weight decay (``wd · w`` added
+    to the gradient, as PyTorch's ``weight_decay``), wrapped in ``optax.inject_hyperparams``
+    so the trainer sets the learning rate of every step from its schedule."""
+    if weight_decay < 0:
+        raise ValueError(f"weight decay must be >= 0, got {weight_decay}")
+    if name not in ("sgd", "adam"):
+        raise ValueError(f"unknown optimizer {name!r}; allowed: sgd, adam")
+
+    def build(learning_rate):
+        if name == "sgd":
+            base = optax.sgd(learning_rate, momentum=momentum or None, nesterov=nesterov)
+        elif name == "adam":
+            base = optax.adam(learning_rate, b1=b1, b2=b2, eps=eps)
+        else:
+            raise ValueError(f"unknown optimizer {name!r}; allowed: sgd, adam")
+        if weight_decay:
+            return optax.chain(optax.add_decayed_weights(weight_decay), base)
+        return base
+
+    return optax.inject_hyperparams(build)(learning_rate=learning_rate)
+
+
+# ----------------------------------------------------------------------------- losses
+def cross_entropy_loss(apply_fn):
+    """``loss(params, model_state, x, y, state) -> (mean CE, (logits, new model_state))``."""
+
+    def loss(params, model_state, x, y, train_state):
+        logits, new_model_state = apply_fn(params, model_state, x, True)
+        ce = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+        return ce, (logits, new_model_state)
+
+    return loss
+
+
+def mask_gradients(grads, state: TrainState):
+    return apply_mask(grads, state.mask)
+
+
+def mask_params(params, state: TrainState):
+    return apply_mask(params, state.mask)
+
+
+# ----------------------------------------------------------------------------- trainer
+@dataclasses.dataclass(eq=False)
+class Trainer:
+    """Static training setup; build once per run, call its jitted functions per level.
+
+    ``schedule(step)`` gives the learning rate, evaluated at ``min(step, last_step)`` so that
+    training past the schedule's end continues at its final rate (fine-tuning). With an
+    optimizer that is not ``inject_hyperparams``-wrapped the schedule is ignored and the
+    optimizer's own is used."""
+
+    apply_fn: Callable
+    optimizer: optax.GradientTransformation
+    schedule: Callable | None = None
+    last_step: int | None = None
+    loss_fn: Callable | None = None
+    grad_transform: Callable = mask_gradients
+    param_transform: Callable = mask_params
+    augment: Callable | None = None        # augment(key, x_batch) -> x_batch
+    eval_batch_size: int = 1000
+
+    def __post_init__(self):
+        if self.loss_fn is None:
+            self.loss_fn = cross_entropy_loss(self.apply_fn)
+        self.trace_count = 0
+        self.run_steps = jax.jit(self._run_steps)
+        self.evaluate = jax.jit(self._evaluate)
+        self.run_steps_seeds = jax.jit(jax.vmap(self._run_steps, in_axes=(0, None, None, 0)))
+        self.evaluate_seeds = jax.jit(jax.vmap(self._evaluate, in_axes=(0, 0, None, None)))
+
+    def init_state(self, params, model_state, mask, *, step: int = 0, rng=None, aux=()
+                   ) -> TrainState:
+        """Fresh optimizer state for ``params ⊙ mask`` at schedule position ``step``."""
+        params = apply_mask(params, mask)
+        mask = jax.tree_util.tree_map(lambda m: jnp.asarray(m, bool), mask)
+        rng = jax.random.PRNGKey(0) if rng is None else rng
+        return TrainState(params, model_state, self.optimizer.init(params), mask,
+                          jnp.asarray(step, jnp.int32), rng, aux)
+
+    def learning_rate(self, step):
+        step = step if self.last_step is None else jnp.minimum(step, self.last_step)
+        return self.schedule(step)
+
+    def _step(self, state: TrainState, x, y):
+        opt_state = state.opt_state
+        if self.schedule is not None and hasattr(opt_state, "hyperparams"):
+            hyper = dict(opt_state.hyperparams)
+            hyper["learning_rate"] = jnp.asarray(self.learning_rate(state.step),
+                                                 jnp.asarray(hyper["learning_rate"]).dtype)
+            opt_state = opt_state._replace(hyperparams=hyper)
+        (loss, (logits, model_state)), grads = jax.value_and_grad(self.loss_fn, has_aux=True)(
+            state.params, state.model_state, x, y, state)
+        grads = self.grad_transform(grads, state)
+        updates, opt_state = self.optimizer.update(grads, opt_state, state.params)
+        params = self.param_transform(optax.apply_updates(state.params, updates), state)
+        return state._replace(params=params, model_state=model_state, opt_state=opt_state,
+                              step=state.step + 1), loss
+
+    def _run_steps(self, state: TrainState, x, y, batch_indices):
+        self.trace_count += 1          # runs only while tracing: counts compilations
+
+        def body(state, indices):
+            xb, yb = x[indices], y[indices]
+            if self.augment is not None:
+                xb = self.augment(jax.random.fold_in(state.rng, state.step), xb)
+            return self._step(state, xb, yb)
+
+        state, losses = jax.lax.scan(body, state, batch_indices)
+        return state, losses
+
+    def _evaluate(self, params, model_state, x, y):
+        n = x.shape[0]
+        b = min(self.eval_batch_size, n)
+        pad = (-n) % b
+        xp = jnp.concatenate([x, jnp.zeros((pad,) + x.shape[1:], x.dtype)]) if pad else x
+        yp = jnp.concatenate([y, jnp.zeros((pad,), y.dtype)]) if pad else y
+        weight = (jnp.arange(n + pad) < n).astype(jnp.float32)
+        xs = xp.reshape((-1, b) + x.shape[1:])
+        ys, ws = yp.reshape((-1, b)), weight.reshape((-1, b))
+
+        def body(carry, batch):
+            xb, yb, wb = batch
+            logits, _ = self.apply_fn(params, model_state, xb, False)
+            ce = optax.softmax_cross_entropy_with_integer_labels(logits, yb)
+            correct = (jnp.argmax(logits, -1) == yb).astype(jnp.float32)
+            return (carry[0] + jnp.sum(ce * wb), carry[1] + jnp.sum(correct * wb)), None
+
+        (loss_sum, correct_sum), _ = jax.lax.scan(body, (0.0, 0.0), (xs, ys, ws))
+        return loss_sum / n, correct_sum / n
+
+
+def epoch_batches(seed_sequence: tuple[int, ...], n_examples: int, batch_size: int,
+                  first_step: int, n_steps: int):
+    """Indices ``[n_steps, batch_size]`` of steps ``first_step .. first_step+n_steps-1``.
+
+    Step ``s`` belongs to epoch ``s // (n_examples // batch_size)``; each epoch is a fresh
+    permutation from ``numpy.random.default_rng((*seed_sequence, epoch))`` with the last
+    partial batch dropped. Depending only on the step, the order is the same after a resume."""
+    import numpy as np
+
+    per_epoch = n_examples // batch_size
+    if per_epoch < 1:
+        raise ValueError(f"batch size {batch_size} exceeds the {n_examples} training examples")
+    rows, cache = [], {}
+    for step in range(first_step, first_step + n_steps):
+        epoch, position = divmod(step, per_epoch)
+        if epoch not in cache:
+            cache = {epoch: np.random.default_rng((*seed_sequence, epoch)).permutation(
+                n_examples)}
+        rows.append(cache[epoch][position * batch_size:(position + 1) * batch_size])
+    return np.asarray(rows, dtype=np.int32).reshape(n_steps, batch_size)

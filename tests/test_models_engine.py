@@ -1,0 +1,40 @@
+"""LeNet-300-100 and Conv-2/4/6: prunable weight counts and output shapes (zhou.md §2.2)."""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from lottery_core.models import get_model, prunable_leaves
+
+
+@pytest.mark.parametrize("name,count", [("lenet300", 266200), ("conv2", 4300992),
+                                        ("conv4", 2425024), ("conv6", 2261184)])
+def test_prunable_counts_match_the_papers(name, count):
+    model = get_model(name)
+    params, _ = jax.eval_shape(model.init, jax.random.PRNGKey(0))
+    flags = jax.tree_util.tree_leaves(prunable_leaves(params))
+    leaves = jax.tree_util.tree_leaves(params)
+    assert sum(math.prod(p.shape) for p, f in zip(leaves, flags) if f) == count
+    logits, _ = jax.eval_shape(lambda p: model.apply(p, {}, jnp.zeros((2,) + model.input_shape),
+                                                     False), params)
+    assert logits.shape == (2, 10)
+
+
+def test_glorot_normal_init_and_zero_bias():
+    params, _ = get_model("lenet300").init(jax.random.PRNGKey(1))
+    w = params["dense_0"]["kernel"]
+    # variance 2 / (fan_in + fan_out) = 2 / 1084 (truncated normal with corrected std)
+    assert abs(float(jnp.var(w)) / (2 / 1084) - 1) < 0.02
+    assert float(jnp.abs(params["dense_0"]["bias"]).max()) == 0.0
+
+
+def test_mlp_widths_option_and_bad_widths():
+    params, _ = get_model("mlp", widths=[50]).init(jax.random.PRNGKey(0))
+    assert params["dense_0"]["kernel"].shape == (784, 50)
+    assert params["dense_1"]["kernel"].shape == (50, 10)
+    with pytest.raises(ValueError, match="widths"):
+        get_model("mlp", widths=[0])
