@@ -97,6 +97,10 @@ class ExperimentConfig:
     levels: int = 12
     seeds: int = 3
     first_seed: int = 0
+    criterion: str | None = None      # Zhou et al. mask criterion (lottery_core.criteria)
+    mask1: str = "rewind"             # Zhou et al. mask-1 action (lottery_core.mask_actions)
+    mask1_rescale: bool = False       # the *_rescaling variants of the mask-1 actions
+    mask0: str = "zero"               # Zhou et al. mask-0 action
 
     def resolved(self) -> "ExperimentConfig":
         """Fill ``None`` fields from the model's defaults (then the base defaults)."""
@@ -157,6 +161,9 @@ class ExperimentConfig:
             raise ValueError(f"schedule must be constant, step or cosine, got {c.schedule!r}")
         if not (c.learning_rate > 0 and math.isfinite(c.learning_rate)):
             raise ValueError(f"learning_rate must be positive, got {c.learning_rate}")
+        from lottery_core import deconstruct
+
+        deconstruct.validate(c)
 
     def identity(self) -> dict[str, Any]:
         """The hashed fields: resolved values that differ from the dataclass defaults."""

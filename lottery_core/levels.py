@@ -63,6 +63,7 @@ class LevelContext:
     previous_mask: Any
     fractions: dict[str, float]
     key: Any                    # PRNG key of this seed and level
+    run_dir: Path | None = None  # where the run keeps its files (methods may store extras)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,7 +112,7 @@ class Method:
     needs_rewind_point: bool = False
     #: optional ``trainer_kwargs(config) -> dict`` of Trainer hooks (loss_fn, param_transform..)
     trainer_kwargs: Callable[[ExperimentConfig], dict] | None = None
-    #: optional ``aux(ctx_or_None, init_params) -> pytree`` stored in TrainState.aux
+    #: optional ``aux(runner, seed, level) -> pytree`` stored in TrainState.aux
     aux: Callable | None = None
     description: str = ""
 
@@ -214,6 +215,10 @@ class Runner:
         self.config.validate()
         self.cfg = self.config.resolved()
         self.method = get_method(self.cfg.method)
+        from lottery_core import deconstruct
+
+        if deconstruct.is_deconstructed(self.cfg):
+            self.method = deconstruct.deconstructed_method(self.method, self.config)
         if self.seed_parallel not in ("auto", "vmap", "sequential"):
             raise ValueError(f"seed_parallel must be auto, vmap or sequential, "
                              f"got {self.seed_parallel!r}")
@@ -307,7 +312,8 @@ class Runner:
             rewind_state=None if rewind is None else rewind.get("model_state", {}),
             previous_params=prev_params, previous_state=prev_state, previous_mask=prev_mask,
             fractions=self.fractions,
-            key=jax.random.fold_in(jax.random.PRNGKey(seed), 1_000_003 + level))
+            key=jax.random.fold_in(jax.random.PRNGKey(seed), 1_000_003 + level),
+            run_dir=self.run_dir)
         mask = self.method.next_mask(ctx)
         return mask, self.method.start(ctx), init_params, prev_params
 

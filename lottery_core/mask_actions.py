@@ -5,7 +5,7 @@ Between rounds, a *mask-1 action* decides the starting values of the kept weight
 
     kernel = trainable ⊙ m + frozen ⊙ (1 − m)            (official ``masked_layers.py`` [C])
 
-so :func:`mask0_action` returns both the trainable start values and the frozen values.
+so :func:`mask0_action` returns the frozen values (and which kept weights restart from 0).
 All functions act on one layer (numpy arrays) with an explicit ``numpy.random.Generator``.
 """
 
@@ -53,9 +53,11 @@ def rescaling_factor(mask: Array) -> float:
     return mask.size / ones
 
 
-def mask1_action(action: str, w_i: Array, mask: Array, rng: np.random.Generator,
-                 *, rescale: bool = False) -> Array:
-    """Starting values of the kept weights for the next round (pruned entries set to 0).
+def mask1_values(action: str, w_i: Array, mask: Array, rng: np.random.Generator) -> Array:
+    """The next round's initial values of a whole layer (dense: pruned positions included).
+
+    Iterative runs chain these: round k's values come from round k−1's (spec §7 [C]), and the
+    kept weights start from them, ``where(mask, values, 0)`` (:func:`mask1_action`).
 
     - ``rewind``: w_i (original LT).
     - ``reinit``: all initial values of the layer shuffled and reassigned (code ``random_reinit``).
@@ -64,7 +66,6 @@ def mask1_action(action: str, w_i: Array, mask: Array, rng: np.random.Generator,
       random signs in the original proportion, magnitude α = std(w_i).
     - ``signed_reinit`` / ``signed_reshuffle`` / ``signed_constant``: the same magnitudes, each
       weight keeping sign(w_i).
-    With ``rescale`` the result is multiplied by #weights / #ones (:func:`rescaling_factor`).
     """
     _check(action, MASK1_ACTIONS, "mask-1 action")
     w_i = np.asarray(w_i, dtype=np.float64)
@@ -74,40 +75,44 @@ def mask1_action(action: str, w_i: Array, mask: Array, rng: np.random.Generator,
     sign = np.sign(w_i)
     alpha = layer_std(w_i)
     if action == "rewind":
-        values = w_i
-    elif action == "reinit":
-        values = _shuffled(w_i, rng)
-    elif action == "reshuffle":
-        values = _shuffled_within(w_i, mask, rng)
-    elif action == "constant":
-        values = _shuffled(alpha * sign, rng)
-    elif action == "signed_reinit":
-        values = _shuffled(np.abs(w_i), rng) * sign
-    elif action == "signed_reshuffle":
-        values = _shuffled_within(np.abs(w_i), mask, rng) * sign
-    else:  # signed_constant
-        values = alpha * sign
-    values = np.where(mask, values, 0.0)
-    if rescale:
-        values = values * rescaling_factor(mask)
-    return values
+        return w_i
+    if action == "reinit":
+        return _shuffled(w_i, rng)
+    if action == "reshuffle":
+        return _shuffled_within(w_i, mask, rng)
+    if action == "constant":
+        return _shuffled(alpha * sign, rng)
+    if action == "signed_reinit":
+        return _shuffled(np.abs(w_i), rng) * sign
+    if action == "signed_reshuffle":
+        return _shuffled_within(np.abs(w_i), mask, rng) * sign
+    return alpha * sign  # signed_constant
+
+
+def mask1_action(action: str, w_i: Array, mask: Array, rng: np.random.Generator,
+                 *, rescale: bool = False) -> Array:
+    """Starting values of the kept weights (pruned entries 0): :func:`mask1_values` under the
+    mask; with ``rescale`` multiplied by #weights / #ones (:func:`rescaling_factor`)."""
+    mask = np.asarray(mask, dtype=bool)
+    values = np.where(mask, mask1_values(action, w_i, mask, rng), 0.0)
+    return values * rescaling_factor(mask) if rescale else values
 
 
 def mask0_action(action: str, w_i: Array, w_f: Array, mask: Array,
                  rng: np.random.Generator) -> tuple[Array, Array]:
-    """``(trainable_start, frozen)`` for one layer; the kernel is
-    ``trainable ⊙ m + frozen ⊙ (1 − m)``.
+    """``(frozen, restart_from_zero)`` for one layer; the kernel is
+    ``trainable ⊙ m + frozen ⊙ (1 − m)`` and kept weights flagged in ``restart_from_zero``
+    start retraining from 0 instead of their mask-1 value.
 
     - ``zero``: pruned weights fixed at 0 (original LT).
     - ``freeze_init``: pruned weights frozen at w_i.
     - ``freeze_init_zero_mask`` (Variant 1): a pruned weight is frozen at 0 if it moved toward
       zero during training (|w_i| > |w_f|), else at w_i.
     - ``freeze_init_zero_all`` (Variant 2): Variant 1 for the pruned weights, and kept weights
-      with |w_i| > |w_f| start retraining from 0.
+      with |w_i| > |w_f| restart from 0.
     - ``freeze_init_zero_reshuffle`` (control): zero as many pruned weights as Variant 1
       would, chosen at random; the rest frozen at w_i.
     - ``freeze_init_zero_rev`` (control): zero the pruned weights whose magnitude increased.
-    Kept weights start from w_i (rewind) except in Variant 2.
     """
     _check(action, MASK0_ACTIONS, "mask-0 action")
     w_i = np.asarray(w_i, dtype=np.float64)
@@ -117,7 +122,7 @@ def mask0_action(action: str, w_i: Array, w_f: Array, mask: Array,
         raise ValueError(f"shapes differ: w_i {w_i.shape}, w_f {w_f.shape}, mask {mask.shape}")
     pruned = ~mask
     moved_to_zero = np.abs(w_i) > np.abs(w_f)
-    trainable = np.where(mask, w_i, 0.0)
+    restart_from_zero = np.zeros_like(mask)
     if action == "zero":
         frozen = np.zeros_like(w_i)
     elif action == "freeze_init":
@@ -125,7 +130,7 @@ def mask0_action(action: str, w_i: Array, w_f: Array, mask: Array,
     elif action in ("freeze_init_zero_mask", "freeze_init_zero_all"):
         frozen = np.where(pruned & ~moved_to_zero, w_i, 0.0)
         if action == "freeze_init_zero_all":
-            trainable = np.where(mask & ~moved_to_zero, w_i, 0.0)
+            restart_from_zero = mask & moved_to_zero
     elif action == "freeze_init_zero_reshuffle":
         count = int(np.count_nonzero(pruned & moved_to_zero))
         pruned_positions = np.flatnonzero(pruned.reshape(-1))
@@ -135,7 +140,7 @@ def mask0_action(action: str, w_i: Array, w_f: Array, mask: Array,
         frozen = frozen.reshape(w_i.shape)
     else:  # freeze_init_zero_rev
         frozen = np.where(pruned & ~(np.abs(w_f) > np.abs(w_i)), w_i, 0.0)
-    return trainable, frozen
+    return frozen, restart_from_zero
 
 
 def effective_kernel(trainable, mask, frozen):

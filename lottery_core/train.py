@@ -147,11 +147,12 @@ class Trainer:
     def init_state(self, params, model_state, mask, *, step: int = 0, rng=None, aux=()
                    ) -> TrainState:
         """Fresh optimizer state for ``params ⊙ mask`` at schedule position ``step``."""
-        params = apply_mask(params, mask)
         mask = jax.tree_util.tree_map(lambda m: jnp.asarray(m, bool), mask)
         rng = jax.random.PRNGKey(0) if rng is None else rng
-        return TrainState(params, model_state, self.optimizer.init(params), mask,
-                          jnp.asarray(step, jnp.int32), rng, aux)
+        state = TrainState(params, model_state, None, mask, jnp.asarray(step, jnp.int32), rng,
+                           aux)
+        params = self.param_transform(params, state)   # default: params ⊙ mask
+        return state._replace(params=params, opt_state=self.optimizer.init(params))
 
     def learning_rate(self, step):
         step = step if self.last_step is None else jnp.minimum(step, self.last_step)

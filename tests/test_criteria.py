@@ -185,23 +185,36 @@ def test_mask0_variants():
     w_f = np.array([0.5, -3.0, 0.1, -0.4, 1.0, 0.9])
     mask = np.array([True, True, False, False, False, True])
     rng = np.random.default_rng(0)
-    train, frozen = mask_actions.mask0_action("zero", w_i, w_f, mask, rng)
+    frozen, restart = mask_actions.mask0_action("zero", w_i, w_f, mask, rng)
     np.testing.assert_array_equal(frozen, 0)
-    np.testing.assert_array_equal(train, [1, -2, 0, 0, 0, 0.2])
-    _, frozen = mask_actions.mask0_action("freeze_init", w_i, w_f, mask, rng)
+    assert not restart.any()
+    frozen, _ = mask_actions.mask0_action("freeze_init", w_i, w_f, mask, rng)
     np.testing.assert_array_equal(frozen, [0, 0, 0.5, -0.1, 3.0, 0])
     # Variant 1: pruned entries 2 (|.5|>|.1|: zero), 3 (|.1|<|.4|: w_i), 4 (|3|>|1|: zero)
-    _, frozen = mask_actions.mask0_action("freeze_init_zero_mask", w_i, w_f, mask, rng)
+    frozen, restart = mask_actions.mask0_action("freeze_init_zero_mask", w_i, w_f, mask, rng)
     np.testing.assert_array_equal(frozen, [0, 0, 0, -0.1, 0, 0])
-    # Variant 2: kept entry 0 moved toward zero (|1|>|.5|) starts at 0
-    train, frozen = mask_actions.mask0_action("freeze_init_zero_all", w_i, w_f, mask, rng)
+    assert not restart.any()
+    # Variant 2: kept entry 0 moved toward zero (|1|>|.5|) restarts from 0
+    frozen, restart = mask_actions.mask0_action("freeze_init_zero_all", w_i, w_f, mask, rng)
     np.testing.assert_array_equal(frozen, [0, 0, 0, -0.1, 0, 0])
-    np.testing.assert_array_equal(train, [0, -2, 0, 0, 0, 0.2])
-    _, frozen = mask_actions.mask0_action("freeze_init_zero_rev", w_i, w_f, mask, rng)
+    np.testing.assert_array_equal(restart, [True, False, False, False, False, False])
+    frozen, _ = mask_actions.mask0_action("freeze_init_zero_rev", w_i, w_f, mask, rng)
     np.testing.assert_array_equal(frozen, [0, 0, 0.5, 0, 3.0, 0])
-    _, frozen = mask_actions.mask0_action("freeze_init_zero_reshuffle", w_i, w_f, mask, rng)
+    frozen, _ = mask_actions.mask0_action("freeze_init_zero_reshuffle", w_i, w_f, mask, rng)
     assert np.count_nonzero(frozen[~mask] == 0) == 2  # as many zeros as Variant 1
-    kernel = mask_actions.effective_kernel(train, mask, frozen)
+    trainable = np.where(mask, w_i, 0.0)
+    kernel = mask_actions.effective_kernel(trainable, mask, frozen)
     np.testing.assert_array_equal(kernel[~mask], frozen[~mask])
+    np.testing.assert_array_equal(kernel[mask], w_i[mask])
     with pytest.raises(ValueError, match="unknown mask-0 action 'melt'"):
         mask_actions.mask0_action("melt", w_i, w_f, mask, rng)
+
+
+def test_mask1_values_are_dense_and_reshuffle_leaves_pruned_positions():
+    w_i, w_f = _layer(9, shape=(10, 10))
+    mask = np.zeros((10, 10), bool)
+    mask[:5] = True
+    values = mask_actions.mask1_values("reshuffle", w_i, mask, np.random.default_rng(0))
+    np.testing.assert_array_equal(values[~mask], w_i[~mask])
+    reinit = mask_actions.mask1_values("reinit", w_i, mask, np.random.default_rng(0))
+    np.testing.assert_allclose(np.sort(reinit.reshape(-1)), np.sort(w_i.reshape(-1)))

@@ -38,6 +38,13 @@ OPTIONS = {
     "levels": (int, "pruning levels after the dense level 0"),
     "seeds": (int, "number of seeds (replicates)"),
     "first_seed": (int, "first seed"),
+    "criterion": (str, "Zhou et al. mask criterion, e.g. large_final, magnitude_increase, "
+                       "movement (per-layer, floor counts); unset: magnitude pruning"),
+    "mask1": (str, "Zhou et al. mask-1 action for imp: rewind, reinit, reshuffle, constant, "
+                   "signed_reinit, signed_reshuffle, signed_constant"),
+    "mask0": (str, "Zhou et al. mask-0 action for imp: zero, freeze_init, "
+                   "freeze_init_zero_mask, freeze_init_zero_all, freeze_init_zero_reshuffle, "
+                   "freeze_init_zero_rev"),
 }
 
 
@@ -57,6 +64,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--model-options", type=json.loads, default=None,
                         help='model builder options as JSON, e.g. \'{"widths": [100]}\' '
                              "(default: none)")
+    parser.add_argument("--rescale", dest="mask1_rescale", action="store_true", default=None,
+                        help="multiply kept weights by #weights/#kept (mask-1 *_rescaling)")
     parser.add_argument("--nesterov", action="store_true", default=None,
                         help="Nesterov momentum (default: model default)")
     parser.add_argument("--config", type=Path, default=None,
@@ -87,7 +96,7 @@ def build_config(args):
         if not isinstance(values, dict):
             raise UsageError(f"config file {args.config} must hold a JSON object")
     values["method"] = args.method
-    for name in list(OPTIONS) + ["nesterov", "model_options"]:
+    for name in list(OPTIONS) + ["nesterov", "model_options", "mask1_rescale"]:
         value = getattr(args, name)
         if value is not None:
             values[name] = value
