@@ -19,6 +19,7 @@ COMMANDS = {
     "derive": "derive",
     "run": "run",
     "plot": "plot",
+    "experiment": "experiment",
 }
 
 

@@ -1,0 +1,74 @@
+"""Shared plumbing of the named experiments: run folders, result files, figures."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lottery_core.checkpoint import atomic_write_json, read_json
+
+
+def comma_list(kind=str):
+    """An argparse ``type`` for comma-separated lists (``a,b,c``)."""
+
+    def parse(text: str):
+        return [kind(item) for item in text.split(",") if item]
+
+    return parse
+
+
+def experiment_directory(out: Path, name: str, identity: dict[str, Any]) -> Path:
+    """``OUT/<name>-<hash>/`` with ``experiment.json`` holding ``identity``; refuses a folder
+    that holds another experiment's results."""
+    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(f"{name}:{canonical}".encode()).hexdigest()[:12]
+    directory = Path(out) / f"{name}-{digest}"
+    record = {"experiment": name, "hash": digest, "identity": identity}
+    path = directory / "experiment.json"
+    if path.exists():
+        if read_json(path).get("identity") != json.loads(canonical):
+            raise ValueError(f"{path} describes a different experiment; refusing to overwrite")
+    else:
+        atomic_write_json(path, record)
+    return directory
+
+
+def mean_std(values) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof 1; 0 for a single value)."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else 0.0
+
+
+def plot_curves(curves: dict[str, dict], path: Path, *, title: str, ylabel: str,
+                chance: float | None = None) -> Path:
+    """``curves[label] = {"remaining": [%], "mean": [...], "std": [...]}``: mean ± std against
+    the percentage of weights remaining, log x-axis reversed (the papers' figures)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, curve in curves.items():
+        x = np.asarray(curve["remaining"])
+        mean, std = np.asarray(curve["mean"]), np.asarray(curve["std"])
+        line, = ax.plot(x, mean, marker="o", ms=3, label=label)
+        ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+    if chance is not None:
+        ax.axhline(chance, color="grey", ls=":", lw=1, label="chance")
+    ax.set_xscale("log")
+    ax.invert_xaxis()
+    ax.set_xlabel("weights remaining (%)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,185 @@
+"""Zhou et al. 2019 §5: learned supermasks, training only a Bernoulli mask over frozen weights.
+
+Weights (and the zero biases) stay at their random initialization; one logit per kernel entry
+is trained with the straight-through estimator (``lottery_core.supermask``): SGD with momentum
+0.9, learning rate 100, batch 250 (the official README's FC settings [C]). Options: signed
+constants (sign(w)·std(w)), dynamic weight rescaling (DWR), the ``round`` mask variant, the
+sigmoid-bias initialization. Test accuracy is the mean over 10 mask samples (spec §6.3 [C]);
+the fraction kept is the mean of σ(m). Per seed ``seed_<s>.json`` holds the per-epoch history;
+an interrupted run resumes from its last finished epoch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+NAME = "zhou-learned-mask"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--model", default="lenet300", help="network (lenet300, conv2/4/6, ...)")
+    parser.add_argument("--dataset", default="mnist", help="mnist, cifar10, cifar100, synthetic")
+    parser.add_argument("--data-dir", default=None, help="data folder (default: $LOTTERY_DATA)")
+    parser.add_argument("--signed-constant", action="store_true",
+                        help="replace the weights by sign(w)·std(w) per layer")
+    parser.add_argument("--rescale", action="store_true", help="dynamic weight rescaling (DWR)")
+    parser.add_argument("--mode", choices=["bernoulli", "round"], default="bernoulli",
+                        help="Bernoulli samples (paper) or the round_mask variant")
+    parser.add_argument("--sigmoid-bias", type=float, default=0.0,
+                        help="initial mask logit (keep probability σ(bias))")
+    parser.add_argument("--epochs", type=int, default=20, help="training epochs")
+    parser.add_argument("--learning-rate", type=float, default=100.0, help="SGD learning rate")
+    parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+    parser.add_argument("--batch-size", type=int, default=250, help="batch size")
+    parser.add_argument("--eval-samples", type=int, default=10,
+                        help="mask samples averaged for the test accuracy")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds")
+    parser.add_argument("--train-subset", type=int, default=None,
+                        help="use only the first N training images (quick runs)")
+    parser.add_argument("--out", type=Path, default=Path("runs"), help="output folder")
+
+
+def _identity(args) -> dict:
+    keys = ("model", "dataset", "signed_constant", "rescale", "mode", "sigmoid_bias", "epochs",
+            "learning_rate", "momentum", "batch_size", "eval_samples", "train_subset")
+    return {k: getattr(args, k) for k in keys}
+
+
+def run(args) -> int:
+    import time
+
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    import optax
+
+    from lottery_core import supermask
+    from lottery_core.checkpoint import atomic_write_json, read_json
+    from lottery_core.cli import UsageError
+    from lottery_core.data import DataError, load_dataset
+    from lottery_core.experiments._common import experiment_directory, mean_std
+    from lottery_core.levels import load_state, save_state
+    from lottery_core.models import get_model
+    from lottery_core.train import Trainer, epoch_batches
+
+    for name in ("epochs", "batch_size", "eval_samples", "seeds"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if not args.learning_rate > 0:
+        raise UsageError(f"--learning-rate must be positive, got {args.learning_rate}")
+    try:
+        data = load_dataset(args.dataset, args.data_dir, train_subset=args.train_subset)
+        model = get_model(args.model, input_shape=data.input_shape, num_classes=data.num_classes)
+    except DataError as exc:
+        raise UsageError(str(exc)) from None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    directory = experiment_directory(args.out, NAME, _identity(args))
+    x_train, y_train = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
+    x_test, y_test = jnp.asarray(data.x_test), jnp.asarray(data.y_test)
+    per_epoch = len(data.x_train) // args.batch_size
+    if per_epoch < 1:
+        raise UsageError(f"--batch-size {args.batch_size} exceeds the {len(data.x_train)} "
+                         f"training images")
+
+    def build(seed):
+        params, state = model.init(jax.random.PRNGKey(seed))
+        if args.signed_constant:
+            params = supermask.signed_constant_params(params)
+        return params, state
+
+    def make_loss(frozen):
+        def loss(logits, model_state, x, y, train_state):
+            key = jax.random.fold_in(train_state.rng, train_state.step)
+            params = supermask.masked_params(frozen, logits, key, mode=args.mode,
+                                             rescale=args.rescale, train=True)
+            out, new_state = model.apply(params, model_state, x, True)
+            return optax.softmax_cross_entropy_with_integer_labels(out, y).mean(), (out, new_state)
+        return loss
+
+    def evaluate(frozen, logits, model_state, seed, epoch):
+        keys = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), 10_000 + epoch),
+                                args.eval_samples)
+
+        def accuracy(key):
+            params = supermask.masked_params(frozen, logits, key, mode=args.mode,
+                                             rescale=args.rescale, train=False)
+            out, _ = model.apply(params, model_state, x_test, False)
+            return jnp.mean(jnp.argmax(out, -1) == y_test)
+
+        return jax.lax.map(accuracy, keys)
+
+    evaluate = jax.jit(evaluate, static_argnums=(3, 4))
+    summary = {"experiment": NAME, "settings": _identity(args), "seeds": {}}
+    for seed in range(args.seeds):
+        result_path = directory / f"seed_{seed}.json"
+        record = read_json(result_path) if result_path.exists() else {"seed": seed, "history": []}
+        frozen, model_state = build(seed)
+        trainer = Trainer(model.apply, optax.sgd(args.learning_rate, momentum=args.momentum),
+                          loss_fn=make_loss(frozen), grad_transform=lambda g, s: g,
+                          param_transform=lambda p, s: p)
+        logits = supermask.init_logits(frozen, args.sigmoid_bias)
+        state = trainer.init_state(logits, model_state, jax.tree_util.tree_map(
+            lambda l: jnp.ones(l.shape, bool), logits), rng=jax.random.PRNGKey(seed + 7919))
+        checkpoint = directory / f"seed_{seed}.checkpoint.npz"
+        if checkpoint.exists():
+            state, _ = load_state(checkpoint, state)
+        done = len(record["history"])
+        for epoch in range(done, args.epochs):
+            clock = time.time()
+            idx = epoch_batches((seed, epoch), len(data.x_train), args.batch_size,
+                                epoch * per_epoch, per_epoch)
+            state, losses = trainer.run_steps(state, x_train, y_train, jnp.asarray(idx))
+            accs = np.asarray(evaluate(frozen, state.params, state.model_state, seed, epoch))
+            record["history"].append({
+                "epoch": epoch + 1, "train_loss": float(np.mean(losses)),
+                "test_accuracy_mean": float(accs.mean()), "test_accuracy_samples": accs.tolist(),
+                "kept_fraction": float(supermask.expected_density(state.params)),
+                "seconds": time.time() - clock})
+            save_state(checkpoint, state, {})
+            atomic_write_json(result_path, record)
+            last = record["history"][-1]
+            print(f"seed {seed} epoch {epoch + 1}/{args.epochs}: test "
+                  f"{100 * last['test_accuracy_mean']:.2f}% kept {last['kept_fraction']:.3f} "
+                  f"loss {last['train_loss']:.3f}")
+        if checkpoint.exists() and len(record["history"]) >= args.epochs:
+            checkpoint.unlink()
+        summary["seeds"][str(seed)] = record["history"][-1]
+    finals = [100 * v["test_accuracy_mean"] for v in summary["seeds"].values()]
+    kept = [v["kept_fraction"] for v in summary["seeds"].values()]
+    summary["test_accuracy"] = dict(zip(("mean", "std"), mean_std(finals)))
+    summary["kept_fraction"] = dict(zip(("mean", "std"), mean_std(kept)))
+    atomic_write_json(directory / "results.json", summary)
+    _plot(directory, args)
+    print(f"test accuracy {summary['test_accuracy']['mean']:.2f} ± "
+          f"{summary['test_accuracy']['std']:.2f}% (mean over {args.eval_samples} mask samples, "
+          f"{args.seeds} seeds), kept {summary['kept_fraction']['mean']:.3f}\n"
+          f"results: {directory / 'results.json'}")
+    return 0
+
+
+def _plot(directory: Path, args) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lottery_core.checkpoint import read_json
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    for seed in range(args.seeds):
+        history = read_json(directory / f"seed_{seed}.json")["history"]
+        epochs = [h["epoch"] for h in history]
+        left.plot(epochs, [100 * h["test_accuracy_mean"] for h in history], label=f"seed {seed}")
+        right.plot(epochs, [h["kept_fraction"] for h in history], label=f"seed {seed}")
+    left.set_xlabel("epoch")
+    left.set_ylabel("test accuracy (%), mean of mask samples")
+    right.set_xlabel("epoch")
+    right.set_ylabel("fraction kept (mean σ(m))")
+    left.legend(fontsize=7)
+    flags = [f for f, on in (("signed constant", args.signed_constant), ("DWR", args.rescale)) if on]
+    fig.suptitle(f"learned supermask, {args.model} on {args.dataset}"
+                 + (f" ({', '.join(flags)})" if flags else ""), fontsize=10)
+    fig.tight_layout()
+    fig.savefig(directory / "learned_mask.png", dpi=120)
+    plt.close(fig)

@@ -1,0 +1,79 @@
+"""End-to-end, CI-sized: the three Zhou et al. experiments on a subset of the real MNIST."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lottery_core import cli
+
+
+def _results(out):
+    [path] = list(out.glob("*/results.json"))
+    return json.loads(path.read_text()), path.parent
+
+
+@pytest.fixture
+def mnist_args(shared_data):
+    return ["--dataset", "mnist", "--data-dir", str(shared_data / "mnist"),
+            "--train-subset", "600"]
+
+
+def test_zhou_criteria_end_to_end(tmp_path, mnist_args):
+    code = cli.main(["experiment", "zhou-criteria", *mnist_args, "--criteria",
+                     "large_final,small_final", "--mask0", "zero,freeze_init", "--levels", "2",
+                     "--seeds", "2", "--iterations", "40", "--eval-every", "20",
+                     "--out", str(tmp_path), "--no-progress"])
+    assert code == 0
+    results, directory = _results(tmp_path)
+    assert set(results["curves"]) == {"large_final", "small_final", "large_final, mask0=freeze_init",
+                                      "small_final, mask0=freeze_init"}
+    curve = results["curves"]["large_final"]
+    assert curve["levels"] == [0, 1, 2]
+    # FC rates 20% hidden / 10% output, floor counts: 100 -> 80.04 -> 64.07 % of 266,200
+    assert curve["remaining"][0] == pytest.approx(100.0)
+    assert curve["remaining"][2] == pytest.approx(64.07, abs=0.02)
+    assert len(curve["per_seed"]["2"]) == 2 and all(0 <= v <= 100 for v in curve["mean"])
+    assert (directory / "accuracy_vs_remaining.png").stat().st_size > 0
+    # a second call finds everything finished and recomputes nothing
+    assert cli.main(["experiment", "zhou-criteria", *mnist_args, "--criteria",
+                     "large_final,small_final", "--mask0", "zero,freeze_init", "--levels", "2",
+                     "--seeds", "2", "--iterations", "40", "--eval-every", "20",
+                     "--out", str(tmp_path), "--no-progress"]) == 0
+
+
+def test_zhou_supermask_end_to_end(tmp_path, mnist_args):
+    code = cli.main(["experiment", "zhou-supermask", *mnist_args, "--criteria",
+                     "large_final,large_final_same_sign,random,snip", "--powers", "0,4,8",
+                     "--seeds", "1", "--iterations", "200", "--out", str(tmp_path),
+                     "--no-progress"])
+    assert code == 0
+    results, directory = _results(tmp_path)
+    assert results["powers"] == [0, 4, 8]
+    assert results["remaining"][1] == pytest.approx(41.1, abs=0.1)   # FC k = 4 (spec §2.3)
+    for treatment in ("init", "signed_constant"):
+        curves = results["curves"][treatment]
+        assert set(curves) == {"large_final", "large_final_same_sign", "random", "snip"}
+        # k = 0 keeps everything: every criterion gives the same untrained network
+        assert len({round(c["mean"][0], 6) for c in curves.values()}) == 1
+        assert (directory / f"supermask_{treatment}.png").stat().st_size > 0
+
+
+def test_zhou_learned_mask_end_to_end(tmp_path, mnist_args):
+    code = cli.main(["experiment", "zhou-learned-mask", *mnist_args, "--epochs", "2",
+                     "--seeds", "1", "--batch-size", "50", "--signed-constant", "--rescale",
+                     "--eval-samples", "3", "--out", str(tmp_path)])
+    assert code == 0
+    results, directory = _results(tmp_path)
+    history = results["seeds"]["0"]
+    assert history["epoch"] == 2 and len(history["test_accuracy_samples"]) == 3
+    assert 0.0 < history["kept_fraction"] < 1.0
+    assert results["test_accuracy"]["mean"] > 11.35 + 10   # well above chance after 2 epochs
+    assert (directory / "learned_mask.png").stat().st_size > 0
+
+
+def test_unknown_criterion_is_a_usage_error(tmp_path, capsys, mnist_args):
+    assert cli.main(["experiment", "zhou-criteria", *mnist_args, "--criteria", "biggest",
+                     "--out", str(tmp_path)]) == 2
+    assert "biggest" in capsys.readouterr().err
