@@ -9,15 +9,14 @@ from __future__ import annotations
 import datetime
 import json
 import math
-import os
 import platform
 import sys
-import tempfile
 import time
 import traceback
 from pathlib import Path
 from typing import Any
 
+from lottery_core.checkpoint import atomic_write_text
 from sims.registry import PRESETS, Claim, ClaimContext, Outcome
 
 
@@ -34,23 +33,6 @@ def _json_ready(value: Any) -> Any:
     if isinstance(value, (bool, int, float, str)) or value is None:
         return value
     return str(value)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def run_claim(claim: Claim, *, seed: int, preset: str, out_dir: Path) -> dict[str, Any]:
