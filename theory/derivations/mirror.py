@@ -42,9 +42,11 @@ def _potential_identities() -> list[Identity]:
         Identity("hessian", "d²/dx² R_a(x) = 1/(2 sqrt(x² + a²))",
                  hess - 1 / (2 * sp.sqrt(x**2 + a**2))),
         Identity("mirror_map_inverse",
-                 "x = a sinh(2∇R_a(x) + c): so ∇R_a(x) = Zᵀλ gives the KKT point x = a sinh(2Zᵀλ + c)",
+                 "x = a sinh(2∇R_a(x) + c), so ∇R_a(x) = Zᵀλ gives the KKT point "
+                 "x = a sinh(2Zᵀλ + c)",
                  a * sp.sinh(2 * grad + c) - x),
-        Identity("conjugate", "R_a*(z) = (a/2) cosh(2z + c) has gradient a sinh(2z + c) (dual of C3)",
+        Identity("conjugate",
+                 "R_a*(z) = (a/2) cosh(2z + c) has gradient a sinh(2z + c) (dual of C3)",
                  sp.diff(conjugate, conj_z) - a * sp.sinh(2 * conj_z + c)),
     ]
 
@@ -146,7 +148,8 @@ def _lie_identities() -> list[Identity]:
         Identity("neuronwise_bracket", "[∇g_1, ∇g_2] = w_1 e_{w_2} − w_2 e_{w_1} for g = m·w",
                  bracket - sp.Matrix([0, -w2, w1])),
         Identity("neuronwise_not_in_kernel",
-                 "∂g [∇g_1, ∇g_2] = (−m w_2, m w_1) ≠ 0 unless m = 0 or w = 0: no mirror flow (C12)",
+                 "∂g [∇g_1, ∇g_2] = (−m w_2, m w_1) ≠ 0 unless m = 0 or w = 0: "
+                 "no mirror flow (C12)",
                  Jg * bracket - sp.Matrix([-m * w2, m * w1])),
         Identity("elementwise_commutes", "for x = m ⊙ w the brackets vanish: [∇g_1, ∇g_2] = 0",
                  bracket_e),
