@@ -2,8 +2,9 @@
 
 Prediction from :mod:`theory.mirror` (float64 numpy/scipy); observation from float64 JAX:
 gradient flow of f(m ⊙ w) + α_t(‖m‖² + ‖w‖²) by ``jax.experimental.ode.odeint`` (Dormand-Prince,
-rtol 1e-11) and gradient descent as ``lax.scan``, both ``vmap``-free but batched over
-initializations (every array carries a leading init axis).
+rtol 1e-11) and jitted gradient descent (``lax.fori_loop`` inside a recording ``lax.scan``). Both
+are vectorised over initializations and configurations by a leading batch axis on every array
+(the batched matmul plays the role of ``vmap``).
 
 Test bed (spec §3.1, §4): d = 40 samples, n = 100 dimensions, Z ~ N(0, 1), x* with 5 nonzeros
 drawn N(0, 1), y = Zx*, f(x) = (1/2d)‖Zx − y‖², x_init ~ N(0, 1/n) (std 1/√n), β = 1.
@@ -53,7 +54,8 @@ def _grad_f(Z, y, x):
 
 
 def _flow_rhs(state, t, Z, y, alpha0, tau):
-    """Gradient flow (v1 eq. 7) with α_t = α0 e^{−t/τ}; G' = ∇f(x) accumulates −∇R target."""
+    """Gradient flow (v1 eq. 7) with α_t = α0 e^{−t/τ}; G' = ∇f(x), so that C1 reads
+    ∇R_{a_t}(x_t) = −G_t."""
     m, w, _ = state
     g = _grad_f(Z, y, m * w)
     alpha = alpha0 * jnp.exp(-t / tau)
