@@ -109,8 +109,8 @@ def cross_moment_gradient(w, law: str = "uniform", *, n_points: int = DEFAULT_QM
                           seed: int = 0):
     """∇g(w) = E[relu(x_0) 1{wᵀx > 0} x], shape ``w.shape`` (spec §1.3 [R]).
 
-    Gaussian: ((π − θ) e_0 + sin θ · w/‖w‖)/(2π); at w = 0 (not differentiable) e_0/2 is
-    returned. Uniform: e_0·1{w > 0}/6 for d = 1; quasi-Monte-Carlo for d ≥ 2.
+    Gaussian: ((π − θ) e_0 + sin θ · w/‖w‖)/(2π); at w = 0 (not differentiable) the
+    defining expectation with relu'(0) = 0 gives 0, which is returned. Uniform: e_0·1{w > 0}/6 for d = 1; quasi-Monte-Carlo for d ≥ 2.
     """
     _law_constant(law)
     w = _as_w(w)
@@ -120,7 +120,7 @@ def cross_moment_gradient(w, law: str = "uniform", *, n_points: int = DEFAULT_QM
         safe = np.where(norm > 0, norm, 1.0)
         unit = np.where(norm > 0, w / safe, 0.0)
         cos = np.clip(unit[..., :1], -1.0, 1.0)
-        theta = np.where(norm > 0, np.arccos(cos), 0.0)
+        theta = np.where(norm > 0, np.arccos(cos), np.pi)
         e0 = np.zeros(d)
         e0[0] = 1.0
         return ((np.pi - theta) * e0 + np.sqrt(1 - cos**2) * unit) / (2 * np.pi)
