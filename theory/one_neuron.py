@@ -95,7 +95,7 @@ def cross_moment(w, law: str = "uniform", *, n_points: int = DEFAULT_QMC_POINTS,
     if law == "gaussian":
         norm = np.linalg.norm(w, axis=-1)
         safe = np.where(norm > 0, norm, 1.0)
-        cos = np.clip(w[..., 0] / safe, -1.0, 1.0)
+        cos = np.clip(w[..., 0] / safe, -1.0, 1.0)  # w = 0 gives cos = 0 and g = 0
         theta = np.arccos(cos)
         return norm / (2 * np.pi) * (np.sqrt(1 - cos**2) + (np.pi - theta) * cos)
     if d == 1:
@@ -192,11 +192,13 @@ def _d1_arrays(a0, w0, t=None):
 
 
 def _riccati(a0, w0, c):
-    C = a0**2 - w0**2
-    s0 = (a0 + w0) ** 2
+    u0, v0 = a0 + w0, a0 - w0
+    C = u0 * v0                      # a0² − w0², without cancellation
+    s0 = u0**2
     root = np.sqrt(4 + C**2)
-    s_plus, s_minus = 2 + root, 2 - root
-    with np.errstate(divide="ignore", invalid="ignore"):  # s0 = s₋ = 0 only on a0 = -w0, C = 0
+    s_plus = 2 + root
+    s_minus = -(C**2) / s_plus       # 2 − √(4 + C²), without cancellation
+    with np.errstate(divide="ignore", invalid="ignore"):  # s0 = s₋ = 0 only on a0 = -w0
         K = (s0 - s_plus) / (s0 - s_minus)
     return C, s0, s_plus, s_minus, K, c * root
 
@@ -207,7 +209,9 @@ def d1_closed_form(a0, w0, t, c=C_UNIFORM):
     s = (a + w)² solves ṡ = −(c/2)(s² − 4s − C²), C = a0² − w0², so with s± = 2 ± √(4 + C²),
     K = (s0 − s₊)/(s0 − s₋), λ = c√(4 + C²):
     s(t) = (s₊ − s₋K e^{−λt})/(1 − K e^{−λt}), u = sign(a0 + w0)√s, a = (u + C/u)/2,
-    w = (u − C/u)/2. On the line a0 = −w0 (C = 0, u ≡ 0) a = −w and w² solves
+    w = (u − C/u)/2. Evaluated in the algebraically equal, cancellation-free form
+    s = (s0(s₊ − s₋E) + C²(1 − E))/(s0(1 − E) − s₋ + s₊E), E = e^{−λt}, and
+    C/u = (a0 − w0)√(s0/s). On the line a0 = −w0 (C = 0, u ≡ 0) a = −w and w² solves
     d(w²)/dt = −2c w²(1 + w²). Requires w0 > 0 (else ValueError). Where the trajectory leaves
     the region (w reaches 0 at ``d1_exit_time``; only when a0 < −w0) the result for t ≥ t* is NaN.
     """
@@ -220,15 +224,14 @@ def d1_closed_form(a0, w0, t, c=C_UNIFORM):
     if np.any(t < 0):
         raise ValueError(f"t must be >= 0, got {t[t < 0].flat[0]}")
     C, s0, s_plus, s_minus, K, lam = _riccati(a0, w0, c)
-    with np.errstate(invalid="ignore"):
-        decay = K * np.exp(-lam * t)
-        s = (s_plus - s_minus * decay) / (1 - decay)
-    u0 = a0 + w0
-    on_line = u0 == 0
-    u = np.sign(u0) * np.sqrt(s)
-    u_safe = np.where(on_line, 1.0, u)
-    a_t = (u + C / u_safe) / 2
-    w_t = (u - C / u_safe) / 2
+    E = np.exp(-lam * t)
+    on_line = (a0 + w0) == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = (s0 * (s_plus - s_minus * E) + C**2 * (1 - E)) / (s0 * (1 - E) - s_minus + s_plus * E)
+        u = np.sign(a0 + w0) * np.sqrt(s)
+        c_over_u = (a0 - w0) * np.sqrt(s0 / s)
+    a_t = (u + c_over_u) / 2
+    w_t = (u - c_over_u) / 2
     # balanced line a = -w: v = w^2, v/(1+v) = v0/(1+v0) e^{-2ct}
     ratio = w0**2 / (1 + w0**2) * np.exp(-2 * c * t)
     w_line = np.sqrt(ratio / (1 - ratio))
@@ -272,14 +275,16 @@ def d1_negative_region_closed_form(a0, w0, t, c=C_UNIFORM):
         raise ValueError("a0 = 0 is a fixed point of the w < 0 dynamics; give a0 != 0")
     if np.any(t < 0):
         raise ValueError(f"t must be >= 0, got {t[t < 0].flat[0]}")
-    C = a0**2 - w0**2
+    C = (a0 + w0) * (a0 - w0)
     p0 = np.abs(a0 * w0)
     absC = np.abs(C)
     with np.errstate(divide="ignore", invalid="ignore"):
         p_c = absC / (2 * np.sinh(np.arcsinh(absC / (2 * p0)) + c * absC * t))
     p_zero = p0 / (1 + 2 * c * p0 * t)
     p = np.where(absC > 0, p_c, p_zero)
-    a_abs = np.sqrt((C + np.sqrt(C**2 + 4 * p**2)) / 2)
+    R = np.sqrt(C**2 + 4 * p**2)
+    with np.errstate(divide="ignore", invalid="ignore"):  # (C + R)/2 = 2p²/(R − C), stable for C < 0
+        a_abs = np.sqrt(np.where(C >= 0, (C + R) / 2, 2 * p**2 / (R - C)))
     a_t = np.sign(a0) * a_abs
     w_t = -p / a_abs
     return a_t, w_t
@@ -314,10 +319,12 @@ def imp_succeeds(a0, w0):
 
 
 def lrr_prediction_defined(a0, w0):
-    """Where the theory predicts LRR's outcome: a0² ≥ ‖w0‖² (C ≥ 0, sign of a invariant)."""
+    """Where the theory predicts LRR's outcome: a0² ≥ ‖w0‖² (C ≥ 0, sign of a invariant),
+    up to a relative rounding slack of 1e-12 (so a0 = ±‖w0‖ computed in floating point counts)."""
     w0 = _as_w(w0, "w0", min_dim=2)
     a0 = _broadcast_a(a0, w0, "a0")
-    return conserved_quantity(a0, w0) >= 0
+    scale = np.maximum(np.asarray(a0, dtype=np.float64) ** 2, np.sum(w0**2, axis=-1))
+    return conserved_quantity(a0, w0) >= -1e-12 * scale
 
 
 def lrr_succeeds(a0, w0, *, undefined: str = "raise"):
