@@ -48,8 +48,8 @@ def _gaussian_terms(w):
     sin = jnp.sqrt(jnp.maximum(1.0 - cos**2, 0.0))
     theta = jnp.arccos(cos)
     g = norm / (2 * jnp.pi) * (sin + (jnp.pi - theta) * cos)
-    e0 = jnp.zeros_like(w).at[0].set(1.0)
-    grad_g = ((jnp.pi - theta) * e0 + sin * w / norm) / (2 * jnp.pi)
+    grad_g = (sin / (2 * jnp.pi * norm)) * w
+    grad_g = grad_g.at[0].add((jnp.pi - theta) / (2 * jnp.pi))
     # w = 0: g = 0 and ∇g = E[relu(x_0) 1{0 > 0} x] = 0 (relu'(0) = 0)
     return norm2, jnp.where(nonzero, g, 0.0), jnp.where(nonzero, grad_g, jnp.zeros_like(w))
 
