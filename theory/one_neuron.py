@@ -101,8 +101,8 @@ def cross_moment(w, law: str = "uniform", *, n_points: int = DEFAULT_QMC_POINTS,
     if d == 1:
         return C_UNIFORM * np.maximum(w[..., 0], 0.0)
     x = _sobol_uniform(d, n_points, seed)
-    z = w @ x.T
-    return np.maximum(z, 0.0) @ np.maximum(x[:, 0], 0.0) / n_points
+    return _chunked(w, lambda block: np.maximum(block @ x.T, 0.0) @ np.maximum(x[:, 0], 0.0) / n_points,
+                    out_tail=())
 
 
 def cross_moment_gradient(w, law: str = "uniform", *, n_points: int = DEFAULT_QMC_POINTS,
@@ -127,8 +127,17 @@ def cross_moment_gradient(w, law: str = "uniform", *, n_points: int = DEFAULT_QM
     if d == 1:
         return C_UNIFORM * (w > 0).astype(np.float64)
     x = _sobol_uniform(d, n_points, seed)
-    active = (w @ x.T > 0).astype(np.float64)
-    return active @ (np.maximum(x[:, :1], 0.0) * x) / n_points
+    weighted = np.maximum(x[:, :1], 0.0) * x
+    return _chunked(w, lambda block: (block @ x.T > 0).astype(np.float64) @ weighted / n_points,
+                    out_tail=(d,))
+
+
+def _chunked(w, fn, out_tail, rows: int = 256):
+    """Apply ``fn`` to blocks of at most ``rows`` weight vectors (bounded memory for QMC sums)."""
+    flat = w.reshape(-1, w.shape[-1])
+    out = np.concatenate([fn(flat[i:i + rows]) for i in range(0, len(flat), rows)]) if len(flat) \
+        else np.zeros((0, *out_tail))
+    return out.reshape(w.shape[:-1] + tuple(out_tail))
 
 
 def population_loss(a, w, law: str = "uniform", **moment_options):
