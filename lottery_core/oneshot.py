@@ -80,9 +80,12 @@ def kernel_l1(params) -> float:
                      for p in masks_lib.prunable_paths(params)))
 
 
-def full_masks(masks) -> dict:
-    """Masks with ``None`` (unpruned leaves) replaced by all-True arrays; numpy booleans."""
-    return unflatten({k: np.asarray(v, bool) for k, v in flatten(masks).items()})
+def full_masks(masks, params) -> dict:
+    """Masks with ``None`` (unpruned leaves) replaced by all-True arrays shaped like
+    ``params``; numpy booleans."""
+    flat = flatten(params)
+    return unflatten({k: np.ones(np.shape(flat[k]), bool) if v is None else np.asarray(v, bool)
+                      for k, v in flatten(masks).items()})
 
 
 def sparsity_key(sparsity: float) -> str:
@@ -189,6 +192,7 @@ class OneShotRunner:
         metrics_path = d / "metrics.json"
         metrics = read_json(metrics_path) if metrics_path.exists() else None
         if metrics is not None and all(k in metrics["sparsities"] for k in wanted):
+            self.log(f"  seed {seed}: finished earlier ({metrics_path}), skipped")
             return
         if not (d / "training.json").exists():
             self.train_seed(seed)
@@ -227,7 +231,7 @@ class OneShotRunner:
     def prune_and_evaluate(self, seed, params, model_state, sparsity) -> dict:
         """One-shot magnitude pruning of the trained x (no retraining), then val/test."""
         pruned, masks = rp.magnitude_prune(params, sparsity, scope=self.settings.scope)
-        masks = full_masks(masks)
+        masks = full_masks(masks, params)
         save_tree(self.seed_dir(seed) / f"mask_{sparsity_key(sparsity)}.npz", masks)
         report = masks_lib.density_report(masks, masks_lib.prunable_paths(params))
         return {"sparsity": float(sparsity), **self.evaluate(pruned, model_state),

@@ -168,15 +168,15 @@ def main_oneshot(args) -> int:
         settings = oneshot_config.settings_from_args(args)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    from lottery_core.data import DataError
-    from lottery_core.oneshot import plot_oneshot_runs, run_oneshot, summarize_run, \
+    from lottery_core.oneshot import OneShotRunner, plot_oneshot_runs, summarize_run, \
         summary_table
 
-    try:
-        run_dir = run_oneshot(config, settings, args.out, data_dir=args.data_dir,
-                              progress=not args.no_progress)
-    except DataError as exc:
+    try:      # bad data folder, or OUT holds another experiment under this name
+        runner = OneShotRunner(config, settings, args.out, data_dir=args.data_dir,
+                               progress=not args.no_progress)
+    except ValueError as exc:       # DataError is a ValueError
         raise UsageError(str(exc)) from None
+    run_dir = runner.run()
     print(summary_table(summarize_run(run_dir)))
     if not args.no_plot:
         print(f"plot: {plot_oneshot_runs(args.out)}")
