@@ -96,7 +96,7 @@ def figure(runs_dir: Path, runs: dict, labels: dict, path: Path) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
     for name, summary in runs.items():
         keys = list(summary["sparsities"])
-        x = np.array([100 * float(k) for k in keys])
+        x = np.array([100 * (1 - float(k)) for k in keys])          # weights remaining (%)
         mean = np.array([100 * summary["sparsities"][k]["test_accuracy"]["mean"] for k in keys])
         std = np.array([100 * summary["sparsities"][k]["test_accuracy"]["std"] for k in keys])
         line = left.errorbar(x, mean, yerr=std, marker="o", ms=4, capsize=3,
@@ -107,7 +107,10 @@ def figure(runs_dir: Path, runs: dict, labels: dict, path: Path) -> None:
             epochs = [h["epoch"] for h in t["history"]]
             right.plot(epochs, [h["kernel_l1"] for h in t["history"]], color=color, lw=1,
                        label=labels[name] if seed == summary["seeds"][0] else None)
-    left.set_xlabel("sparsity (% of the 266,200 kernel weights removed, one shot)")
+    left.set_xscale("log")
+    left.invert_xaxis()
+    left.set_xticks([50, 20, 10, 5, 2, 1], ["50", "20", "10", "5", "2", "1"])
+    left.set_xlabel("kernel weights remaining after one-shot pruning (%)")
     left.set_ylabel("test accuracy (%), mean ± std over seeds")
     left.set_title("LeNet-300-100 / MNIST, magnitude pruning without retraining", fontsize=9)
     left.grid(alpha=0.3)
