@@ -119,6 +119,9 @@ def test_alpha_follows_algorithm_1(runs):
             previous = h["train_accuracy"]
         assert training["alpha_final"] == pytest.approx(alpha, rel=1e-12)
         assert 0 < training["implicit_scale"]["median"] < 0.5      # a_t shrank from β/2
+    # α took 3+ values over 2 seeds; it is traced, so one compilation per trainable structure
+    # (m ⊙ w for pilot, plain x for oneshot), whatever other tests compiled before
+    assert {fn._cache_size() for fn, _ in oneshot_lib._EPOCH_FNS.values()} <= {1, 2}
     baseline = json.loads((only(runs, "oneshot") / "seed_0" / "training.json").read_text())
     assert all(h["alpha"] == 0.0 for h in baseline["history"])
     assert baseline["implicit_scale"] is None
