@@ -11,7 +11,8 @@ weights, spec §7.4 [assumption]) becomes x = m ⊙ w; the network runs on the c
   (PyTorch ``weight_decay = λ`` corresponds to α = λ/2, spec §2.5).
 * α schedule: Algorithm 1 of v2 (spec §2.3), one update per epoch, as pure ``init``/``update``
   functions; the comparison operators (≥, ≤) are inferred [spec §7.3].
-* Final magnitude pruning of |m ⊙ w|, global or layerwise, with exact counts (spec §2.4).
+* Final magnitude pruning of |m ⊙ w|, global or layerwise, with the exact counts and
+  deterministic ties of :mod:`lottery_core.masks` (spec §2.4).
 
 The trainable object is a :class:`Reparam` ``(m, w)``: ``w`` has the structure of the params and
 holds the plain value of every unselected leaf; ``m`` has ``None`` at unselected leaves (an
@@ -223,55 +224,54 @@ def pilot_alpha_schedule(alpha_init: float, *, total_epochs: int, delta: float,
 
 # ----------------------------------------------------------------------------- pruning
 
-def magnitude_prune(params: Params, sparsity: float, *, scope: str = "global",
-                    select: Selector = kernel_leaves) -> tuple[Params, Params]:
-    """Zero the round(sparsity·N) smallest |x| among the selected leaves (spec §2.4).
-
-    ``scope="global"``: one threshold over all selected entries; ``"layerwise"``: the same
-    fraction in every selected leaf. Exact counts; ties broken deterministically (lower flat
-    index, in tree order, is pruned first). Returns ``(pruned_params, masks)`` with boolean masks
-    (True = kept) at selected leaves and ``None`` elsewhere.
-    """
-    if not 0.0 <= sparsity <= 1.0:
-        raise ValueError(f"sparsity must be in [0, 1], got {sparsity!r}")
+def _check_prune_args(sparsity: float, scope: str) -> None:
+    if not (0.0 <= float(sparsity) < 1.0):
+        raise ValueError(f"sparsity must be in [0, 1), got {sparsity!r}")
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}; allowed: {', '.join(SCOPES)}")
+
+
+def magnitude_prune(params: Params, sparsity: float, *, scope: str = "global",
+                    select: Selector = kernel_leaves) -> tuple[Params, Params]:
+    """Zero the smallest |x| among the selected leaves (spec §2.4), with the engine's pruning
+    (:mod:`lottery_core.masks`): exactly ``round_half_up(sparsity·N)`` entries are removed.
+
+    ``scope="global"``: one ranking over all selected entries (N = their total count);
+    ``"layerwise"``: the same fraction removed in every selected leaf (N = the leaf's count).
+    Ties are broken as in ``masks.py``: among equal |x| the entry with the lower flat index (leaves
+    in tree order, row-major inside a leaf) is kept. Returns ``(pruned_params, masks)`` with
+    boolean masks (True = kept) at selected leaves and ``None`` elsewhere.
+    """
+    _check_prune_args(sparsity, scope)
     return _prune(params, jax.tree.leaves(_selected(params, select)), sparsity, scope)
 
 
 def _prune(params: Params, picks: list[bool], sparsity: float, scope: str):
+    from lottery_core import masks as masks_lib
+
     leaves, treedef = jax.tree.flatten(params)
     idx = [i for i, pick in enumerate(picks) if pick]
     if not idx:
         raise ValueError("the selector picked no leaf to prune (default: leaves named 'kernel')")
-
-    def keep_mask(values):
-        flat = np.abs(np.ravel(np.asarray(values)))
-        n_prune = int(round(sparsity * flat.size))
-        keep = np.ones(flat.size, bool)
-        keep[np.argsort(flat, kind="stable")[:n_prune]] = False
-        return keep
-
+    # zero-padded keys keep tree order in masks.py's sorted '/'-joined flat view
+    keys = {i: f"{i:08d}" for i in idx}
+    scores = {keys[i]: np.abs(np.asarray(leaves[i], np.float64)) for i in idx}
+    alive = {keys[i]: np.ones(np.shape(leaves[i]), bool) for i in idx}
+    fractions = {keys[i]: float(sparsity) for i in idx}
+    kept = masks_lib.prune(scores, alive, fractions,
+                           "global" if scope == "global" else "layerwise")
     masks: list = [None] * len(leaves)
-    if scope == "global":
-        sizes = [leaves[i].size for i in idx]
-        keep = keep_mask(np.concatenate([np.ravel(np.asarray(leaves[i])) for i in idx]))
-        for i, piece in zip(idx, np.split(keep, np.cumsum(sizes)[:-1])):
-            masks[i] = jnp.asarray(piece.reshape(leaves[i].shape))
-    else:
-        for i in idx:
-            masks[i] = jnp.asarray(keep_mask(leaves[i]).reshape(leaves[i].shape))
+    for i in idx:
+        masks[i] = jnp.asarray(kept[keys[i]])
     pruned = [leaf if mask is None else jnp.where(mask, leaf, jnp.zeros_like(leaf))
               for leaf, mask in zip(leaves, masks)]
     return jax.tree.unflatten(treedef, pruned), jax.tree.unflatten(treedef, masks)
 
 
 def prune_reparameterized(reparam: Reparam, sparsity: float, *, scope: str = "global"):
-    """PILoT's final step: collapse to x = m ⊙ w and magnitude-prune the reparameterized leaves.
-    Returns ``(pruned_params, masks)``; no retraining (one-shot setting, spec §2.4)."""
-    if not 0.0 <= sparsity <= 1.0:
-        raise ValueError(f"sparsity must be in [0, 1], got {sparsity!r}")
-    if scope not in SCOPES:
-        raise ValueError(f"unknown scope {scope!r}; allowed: {', '.join(SCOPES)}")
+    """PILoT's final step: collapse to x = m ⊙ w and magnitude-prune the reparameterized leaves
+    (as :func:`magnitude_prune`). Returns ``(pruned_params, masks)``; no retraining (one-shot
+    setting, spec §2.4)."""
+    _check_prune_args(sparsity, scope)
     picks = [m is not None for m in jax.tree.leaves(reparam.m, is_leaf=_is_none)]
     return _prune(collapse(reparam), picks, sparsity, scope)

@@ -10,6 +10,7 @@ import optax
 import pytest
 
 from lottery_core import reparam as rp
+from lottery_core.masks import round_half_up
 
 
 def mlp_init(key, sizes=(6, 16, 3)):
@@ -154,7 +155,7 @@ def test_magnitude_pruning_exact_counts_global_and_layerwise(params):
     for sparsity in (0.5, 0.9, 0.98):
         pruned, masks = rp.prune_reparameterized(r, sparsity, scope="global")
         kept = sum(int(masks[k]["kernel"].sum()) for k in ("dense_0", "dense_1"))
-        assert kept == sum(sizes) - round(sparsity * sum(sizes))
+        assert kept == sum(sizes) - round_half_up(sparsity * sum(sizes))
         assert masks["dense_0"]["bias"] is None
         np.testing.assert_array_equal(pruned["dense_1"]["bias"], params["dense_1"]["bias"])
         all_x = np.concatenate([np.abs(np.ravel(x[k]["kernel"])) for k in ("dense_0", "dense_1")])
@@ -162,11 +163,14 @@ def test_magnitude_pruning_exact_counts_global_and_layerwise(params):
         assert all_x[all_keep].min() >= all_x[~all_keep].max()
         _, masks_l = rp.prune_reparameterized(r, sparsity, scope="layerwise")
         for k, size in zip(("dense_0", "dense_1"), sizes):
-            assert int(masks_l[k]["kernel"].sum()) == size - round(sparsity * size)
+            assert int(masks_l[k]["kernel"].sum()) == size - round_half_up(sparsity * size)
     ties = {"a": {"kernel": jnp.array([1.0, -1.0, 1.0, 2.0])}}
     pruned, masks = rp.magnitude_prune(ties, 0.5)
-    np.testing.assert_array_equal(masks["a"]["kernel"], [False, False, True, True])
-    np.testing.assert_array_equal(pruned["a"]["kernel"], [0.0, 0.0, 1.0, 2.0])
+    # masks.py's tie rule: among equal |x| the lower flat index is kept
+    np.testing.assert_array_equal(masks["a"]["kernel"], [True, False, False, True])
+    np.testing.assert_array_equal(pruned["a"]["kernel"], [1.0, 0.0, 0.0, 2.0])
+    _, half = rp.magnitude_prune({"a": {"kernel": jnp.arange(1.0, 6.0)}}, 0.5)
+    assert int(half["a"]["kernel"].sum()) == 2           # round_half_up(2.5) = 3 removed
     with pytest.raises(ValueError, match="sparsity must be in"):
         rp.magnitude_prune(ties, 1.5)
     with pytest.raises(ValueError, match="unknown scope"):

@@ -1,4 +1,5 @@
-"""Run (or resume) an iterative pruning experiment: imp, wr, lrr, finetune, random-prune.
+"""Run (or resume) an iterative pruning experiment: imp, wr, lrr, finetune, random-prune;
+or a one-shot one: pilot, oneshot (train, then magnitude-prune once; lottery_core/oneshot.py).
 
 Writes OUT/<method>-<hash>/seed_<s>/level_<k>/{mask.npz, params.npz, metrics.json} (layout in
 docs/engine.md). Finished levels are skipped; an interrupted level resumes from its last
@@ -52,7 +53,8 @@ def add_arguments(parser) -> None:
     from lottery_core.experiment import ExperimentConfig
 
     defaults = {f.name: f.default for f in dataclasses.fields(ExperimentConfig)}
-    parser.add_argument("method", help="imp, wr, lrr, finetune or random-prune")
+    parser.add_argument("method", help="imp, wr, lrr, finetune, random-prune; one-shot: "
+                                        "pilot, oneshot")
     for name, (kind, text) in OPTIONS.items():
         default = defaults[name]
         shown = "model default" if default is None else default
@@ -78,6 +80,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     parser.add_argument("--no-plot", action="store_true",
                         help="do not redraw OUT/accuracy_vs_density.png at the end")
+    from lottery_core import oneshot_config
+
+    oneshot_config.add_arguments(parser)
     # argparse formats defaults itself; ours are in the help texts
     parser.formatter_class = __import__("argparse").HelpFormatter
 
@@ -118,7 +123,14 @@ def build_config(args):
 
 def main(args) -> int:
     from lottery_core.cli import UsageError
+    from lottery_core import oneshot_config
 
+    if args.method in oneshot_config.ONESHOT_METHODS:
+        return main_oneshot(args)
+    try:
+        oneshot_config.reject_oneshot_options(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     config = build_config(args)
     from lottery_core.data import DataError
     from lottery_core.levels import run_experiment
@@ -134,5 +146,39 @@ def main(args) -> int:
 
         figure = plot_runs(args.out)
         print(f"plot: {figure}")
+    print(f"done: {run_dir}")
+    return 0
+
+
+def main_oneshot(args) -> int:
+    """``lottery run pilot|oneshot``: the engine's training options plus the one-shot ones."""
+    import argparse
+
+    from lottery_core import oneshot_config
+    from lottery_core.cli import UsageError
+
+    if args.levels is not None:
+        raise UsageError(f"--levels is not used by {args.method} (it prunes once per "
+                         f"--sparsities value)")
+    # the engine's merge and field checks, with a level method standing in for validation
+    config = build_config(argparse.Namespace(**{**vars(args), "method": "imp"}))
+    config = dataclasses.replace(config, method=args.method)
+    try:
+        oneshot_config.check_training_config(config)
+        settings = oneshot_config.settings_from_args(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    from lottery_core.oneshot import OneShotRunner, plot_oneshot_runs, summarize_run, \
+        summary_table
+
+    try:      # bad data folder, or OUT holds another experiment under this name
+        runner = OneShotRunner(config, settings, args.out, data_dir=args.data_dir,
+                               progress=not args.no_progress)
+    except ValueError as exc:       # DataError is a ValueError
+        raise UsageError(str(exc)) from None
+    run_dir = runner.run()
+    print(summary_table(summarize_run(run_dir)))
+    if not args.no_plot:
+        print(f"plot: {plot_oneshot_runs(args.out)}")
     print(f"done: {run_dir}")
     return 0

@@ -1,0 +1,438 @@
+"""One-shot pruning runs: PILoT (m ⊙ w + Algorithm 1) or standard training, then magnitude
+pruning at each requested sparsity without retraining (spec mirror.md §2.4, §3.2).
+
+One code path trains both methods: the trainable object is a :class:`reparam.Reparam`. For
+``pilot`` the kernels are split into m ⊙ w (``reparam.reparameterize``) and the loss carries
+α(‖m‖² + ‖w‖²); for ``oneshot`` no leaf is split (``m`` is ``None`` everywhere), so the same
+step is plain training of x with a zero penalty. An epoch is one jitted ``lax.scan`` over
+device-resident batches (:func:`train.epoch_batches` order, the same per seed for both
+methods and for level 0 of the engine); α is a traced argument, so Algorithm 1's per-epoch
+update does not recompile.
+
+Run folder (``OUT/<method>-<hash>/``, beside the level methods' folders)::
+
+    config.json                      {"method", "hash", "identity", "resolved", "settings"}
+    summary.json                     mean / std / per seed of every metric, per sparsity
+    seed_<s>/init.npz                θ_0 (params/..., model_state/...), as the level runner's
+    seed_<s>/checkpoint.npz          after every epoch while training (removed at the end)
+    seed_<s>/params.npz              trained dense weights x (= m ⊙ w for pilot)
+    seed_<s>/reparam.npz             pilot only: m/<path>, w/<path> of the kernels
+    seed_<s>/training.json           training finished: per-epoch history, α, seconds
+    seed_<s>/mask_<sparsity>.npz     boolean masks (True = kept), '/'-joined keys
+    seed_<s>/metrics.json            written last: dense and per-sparsity accuracies
+
+A seed whose ``metrics.json`` covers every requested sparsity is not touched; a trained seed
+(``training.json``) missing some sparsities is only pruned and evaluated at those; an
+interrupted seed resumes from its last finished epoch with the same batches and α.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lottery_core import masks as masks_lib
+from lottery_core import reparam as rp
+from lottery_core.checkpoint import (atomic_write_json, flatten, load_tree, read_json, save_tree,
+                                     unflatten)
+from lottery_core.experiment import ExperimentConfig
+from lottery_core.levels import load_state, save_state
+from lottery_core.oneshot_config import (ONESHOT_METHODS, TRAINING_FIELDS, OneShotSettings,
+                                         check_training_config, run_hash, run_identity)
+from lottery_core.train import Trainer, epoch_batches, make_optimizer, make_schedule
+
+
+def plain(params) -> rp.Reparam:
+    """Standard training as a :class:`Reparam` with no reparameterized leaf: x itself."""
+    return rp.Reparam(m=jax.tree.map(lambda _: None, params), w=params)
+
+
+def make_epoch_fn(apply_fn, optimizer) -> Callable:
+    """Jitted ``epoch(reparam, opt_state, model_state, x, y, batch_indices, alpha) ->
+    (reparam, opt_state, model_state, mean data loss, mean batch accuracy)``: ``lax.scan`` of
+    :func:`reparam.make_pilot_train_step` over the rows of ``batch_indices`` ([steps, batch])."""
+    step = rp.make_pilot_train_step(apply_fn, optimizer)
+
+    def epoch(reparam, opt_state, model_state, x, y, batch_indices, alpha):
+        def body(carry, indices):
+            r, o, s = carry
+            r, o, s, metrics = step(r, o, s, (x[indices], y[indices]), alpha)
+            return (r, o, s), (metrics["data_loss"], metrics["accuracy"])
+
+        (reparam, opt_state, model_state), (losses, accuracies) = jax.lax.scan(
+            body, (reparam, opt_state, model_state), batch_indices)
+        return reparam, opt_state, model_state, jnp.mean(losses), jnp.mean(accuracies)
+
+    return jax.jit(epoch)
+
+
+def kernel_l1(params) -> float:
+    """‖x‖₁ over the prunable leaves (kernels)."""
+    flat = flatten(params)
+    return float(sum(np.abs(np.asarray(flat[p], np.float64)).sum()
+                     for p in masks_lib.prunable_paths(params)))
+
+
+def full_masks(masks, params) -> dict:
+    """Masks with ``None`` (unpruned leaves) replaced by all-True arrays shaped like
+    ``params``; numpy booleans."""
+    flat = flatten(params)
+    return unflatten({k: np.ones(np.shape(flat[k]), bool) if v is None else np.asarray(v, bool)
+                      for k, v in flatten(masks).items()})
+
+
+def sparsity_key(sparsity: float) -> str:
+    return f"{float(sparsity):.4f}"
+
+
+_EPOCH_FNS: dict[tuple, Callable] = {}
+
+
+@dataclasses.dataclass
+class OneShotRunner:
+    """Runs (or resumes) one ``pilot`` / ``oneshot`` experiment into ``out/<method>-<hash>/``."""
+
+    config: ExperimentConfig
+    settings: OneShotSettings
+    out: Path
+    data_dir: str | None = None
+    progress: bool = True
+    log: Callable[[str], None] = print
+    dataset: Any = None               # a preloaded lottery_core.data.Dataset (tests)
+
+    def __post_init__(self):
+        from lottery_core.data import load_dataset
+        from lottery_core.models import get_model
+
+        if self.config.method not in ONESHOT_METHODS:
+            raise ValueError(f"unknown one-shot method {self.config.method!r}; available: "
+                             f"{', '.join(ONESHOT_METHODS)}")
+        dataclasses.replace(self.config, method="imp").validate()   # the engine's field checks
+        check_training_config(self.config)
+        self.settings.validate(self.config.method)
+        self.method = self.config.method
+        self.cfg = self.config.resolved()
+        if self.dataset is None:
+            self.dataset = load_dataset(self.cfg.dataset, self.data_dir,
+                                        validation_size=self.cfg.validation_size,
+                                        split_seed=self.cfg.split_seed,
+                                        train_subset=self.cfg.train_subset)
+        data = self.dataset
+        self.model = get_model(self.cfg.model, input_shape=data.input_shape,
+                               num_classes=data.num_classes, **(self.cfg.model_options or {}))
+        self.per_epoch = len(data.x_train) // self.cfg.batch_size
+        if self.per_epoch < 1:
+            raise ValueError(f"batch_size {self.cfg.batch_size} exceeds the "
+                             f"{len(data.x_train)} training examples")
+        self.epochs = self.cfg.epochs
+        self.total_steps = self.epochs * self.per_epoch
+        self.schedule = make_schedule(self.cfg.schedule, self.cfg.learning_rate,
+                                      self.total_steps, warmup_steps=self.cfg.warmup_steps,
+                                      milestones=self.cfg.milestones, gamma=self.cfg.gamma)
+        # the optimizer's own step count drives the schedule (inject_hyperparams)
+        self.optimizer = make_optimizer(self.cfg.optimizer, momentum=self.cfg.momentum,
+                                        nesterov=self.cfg.nesterov,
+                                        weight_decay=self.cfg.weight_decay,
+                                        learning_rate=self.schedule)
+        key = (json.dumps(self.cfg.model_options, sort_keys=True), self.cfg.model,
+               data.input_shape, data.num_classes, self.cfg.optimizer, self.cfg.learning_rate,
+               self.cfg.momentum, self.cfg.nesterov, self.cfg.weight_decay, self.cfg.schedule,
+               self.cfg.warmup_steps, self.cfg.milestones, self.cfg.gamma, self.total_steps)
+        if key not in _EPOCH_FNS:
+            _EPOCH_FNS[key] = (make_epoch_fn(self.model.apply, self.optimizer),
+                               Trainer(self.model.apply, self.optimizer))
+        self.epoch_fn, self.evaluator = _EPOCH_FNS[key]
+        self.x_train, self.y_train = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
+        self.eval_sets = {"val": (jnp.asarray(data.x_val), jnp.asarray(data.y_val)),
+                          "test": (jnp.asarray(data.x_test), jnp.asarray(data.y_test))}
+        self.hash = run_hash(self.config, self.settings)
+        self.run_dir = Path(self.out) / f"{self.method}-{self.hash}"
+        self._open_run_directory()
+
+    # -- folders ------------------------------------------------------------------------
+    def _open_run_directory(self) -> None:
+        identity = json.loads(json.dumps(run_identity(self.config, self.settings)))
+        record = {"method": self.method, "hash": self.hash, "identity": identity,
+                  "resolved": {k: v for k, v in self.cfg.to_dict().items()
+                               if k in TRAINING_FIELDS},
+                  "settings": identity["oneshot"]}
+        path = self.run_dir / "config.json"
+        if path.exists():
+            existing = read_json(path)
+            if existing.get("identity") != identity or existing.get("method") != self.method:
+                raise ValueError(f"{path} describes a different experiment; refusing to "
+                                 f"overwrite (remove the folder or choose another --out)")
+        else:
+            atomic_write_json(path, record)
+
+    def seed_dir(self, seed: int) -> Path:
+        return self.run_dir / f"seed_{seed}"
+
+    # -- the run ------------------------------------------------------------------------
+    def run(self) -> Path:
+        seeds = list(range(self.cfg.first_seed, self.cfg.first_seed + self.cfg.seeds))
+        self.log(f"{self.method}: {self.run_dir} ({len(seeds)} seeds, {self.epochs} epochs = "
+                 f"{self.total_steps} steps, sparsities "
+                 f"{', '.join(map(str, self.settings.sparsities))})")
+        for seed in seeds:
+            self.run_seed(seed)
+        self.write_summary(seeds)
+        return self.run_dir
+
+    def run_seed(self, seed: int) -> None:
+        d = self.seed_dir(seed)
+        wanted = [sparsity_key(s) for s in self.settings.sparsities]
+        metrics_path = d / "metrics.json"
+        metrics = read_json(metrics_path) if metrics_path.exists() else None
+        if metrics is not None and all(k in metrics["sparsities"] for k in wanted):
+            self.log(f"  seed {seed}: finished earlier ({metrics_path}), skipped")
+            return
+        if not (d / "training.json").exists():
+            self.train_seed(seed)
+        training = read_json(d / "training.json")
+        params = load_tree(d / "params.npz")
+        model_state = load_tree(d / "model_state.npz") if (d / "model_state.npz").exists() \
+            else {}
+        t0 = time.time()
+        if metrics is None:
+            metrics = {"method": self.method, "hash": self.hash, "seed": seed,
+                       **training["dense"], "sparsities": {}}
+        for sparsity in self.settings.sparsities:
+            key = sparsity_key(sparsity)
+            if key not in metrics["sparsities"]:
+                metrics["sparsities"][key] = self.prune_and_evaluate(seed, params, model_state,
+                                                                     sparsity)
+        metrics["sparsities"] = dict(sorted(metrics["sparsities"].items()))
+        metrics.update(epochs=training["epochs"], steps=training["steps"],
+                       train_seconds=training["seconds"],
+                       prune_seconds=metrics.get("prune_seconds", 0.0) + time.time() - t0,
+                       alpha_final=training["alpha_final"],
+                       implicit_scale=training["implicit_scale"],
+                       kernel_l1=training["kernel_l1"])
+        atomic_write_json(metrics_path, metrics)
+        rows = "  ".join(f"{float(k):.2%}: test {v['test_accuracy']:.4f}"
+                         for k, v in metrics["sparsities"].items())
+        self.log(f"  seed {seed}: dense test {metrics['test_accuracy']:.4f}  {rows}")
+
+    def evaluate(self, params, model_state) -> dict:
+        out = {}
+        for name, (x, y) in self.eval_sets.items():
+            loss, accuracy = self.evaluator.evaluate(params, model_state, x, y)
+            out[f"{name}_loss"], out[f"{name}_accuracy"] = float(loss), float(accuracy)
+        return out
+
+    def prune_and_evaluate(self, seed, params, model_state, sparsity) -> dict:
+        """One-shot magnitude pruning of the trained x (no retraining), then val/test."""
+        pruned, masks = rp.magnitude_prune(params, sparsity, scope=self.settings.scope)
+        masks = full_masks(masks, params)
+        save_tree(self.seed_dir(seed) / f"mask_{sparsity_key(sparsity)}.npz", masks)
+        report = masks_lib.density_report(masks, masks_lib.prunable_paths(params))
+        return {"sparsity": float(sparsity), **self.evaluate(pruned, model_state),
+                "density": report["overall"],
+                "density_layers": {p: v["density"] for p, v in report["layers"].items()},
+                "kept_weights": report["kept"], "prunable_weights": report["total"]}
+
+    # -- training -----------------------------------------------------------------------
+    def initial(self, seed: int):
+        """θ_0 of ``seed`` (the engine's: ``model.init(PRNGKey(seed))``), saved once."""
+        params, state = self.model.init(jax.random.PRNGKey(seed))
+        path = self.seed_dir(seed) / "init.npz"
+        if not path.exists():
+            save_tree(path, {"params": params, "model_state": state})
+        return params, state
+
+    def train_seed(self, seed: int) -> None:
+        d = self.seed_dir(seed)
+        params, model_state = self.initial(seed)
+        if self.method == "pilot":
+            reparam = rp.reparameterize(params, init=self.settings.init, beta=self.settings.beta)
+            schedule = rp.pilot_alpha_schedule(self.settings.alpha_init,
+                                               total_epochs=self.epochs,
+                                               delta=self.settings.delta,
+                                               target_l1=self.settings.target_l1)
+            sched = schedule.init()
+        else:
+            reparam, schedule = plain(params), None
+            sched = rp.PilotScheduleState(alpha=0.0, prev_accuracy=0.0, epoch=0)
+        opt_state = self.optimizer.init(reparam)
+        carry = (reparam, opt_state, model_state)
+        record = {"history": [], "seconds": 0.0, "schedule": list(sched)}
+        ckpt = d / "checkpoint.npz"
+        if ckpt.exists():
+            carry, record = load_state(ckpt, carry)
+            sched = rp.PilotScheduleState(float(record["schedule"][0]),
+                                          float(record["schedule"][1]),
+                                          int(record["schedule"][2]))
+        bar = None
+        if self.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=self.epochs, initial=sched.epoch, unit="epoch", leave=False,
+                       desc=f"{self.method} seed {seed}")
+        clock = time.time()
+        for epoch in range(sched.epoch, self.epochs):
+            indices = epoch_batches((seed, 0), len(self.x_train), self.cfg.batch_size,
+                                    epoch * self.per_epoch, self.per_epoch)
+            reparam, opt_state, model_state = carry
+            alpha = sched.alpha
+            reparam, opt_state, model_state, loss, accuracy = self.epoch_fn(
+                reparam, opt_state, model_state, self.x_train, self.y_train,
+                jnp.asarray(indices), jnp.float32(alpha))
+            carry = (reparam, opt_state, model_state)
+            x = rp.collapse(reparam)
+            l1 = kernel_l1(x)
+            train_accuracy = float(accuracy)
+            if schedule is not None:
+                sched = schedule.update(sched, train_accuracy, l1)
+            else:
+                sched = sched._replace(prev_accuracy=train_accuracy, epoch=epoch + 1)
+            evals = self.evaluate(x, model_state)
+            now = time.time()
+            record["seconds"] += now - clock
+            clock = now
+            record["history"].append({"epoch": epoch + 1, "alpha": alpha,
+                                      "train_loss": float(loss),
+                                      "train_accuracy": train_accuracy, "kernel_l1": l1,
+                                      **evals})
+            record["schedule"] = list(sched)
+            if epoch + 1 < self.epochs:
+                save_state(ckpt, carry, record)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(alpha=f"{alpha:.2g}", train=f"{train_accuracy:.4f}",
+                                val=f"{evals['val_accuracy']:.4f}")
+        if bar is not None:
+            bar.close()
+        reparam, opt_state, model_state = carry
+        x = jax.tree.map(np.asarray, rp.collapse(reparam))
+        save_tree(d / "params.npz", x)
+        if flatten(model_state):
+            save_tree(d / "model_state.npz", jax.tree.map(np.asarray, model_state))
+        scale = None
+        if self.method == "pilot":
+            flat_w = flatten(reparam.w)
+            picked = {p: m for p, m in flatten(reparam.m).items() if m is not None}
+            save_tree(d / "reparam.npz", {
+                "m": unflatten({p: np.asarray(m) for p, m in picked.items()}),
+                "w": unflatten({p: np.asarray(flat_w[p]) for p in picked})})
+            a = np.concatenate([np.ravel(v) for v in
+                                jax.tree.leaves(rp.implicit_scale(reparam))])
+            scale = {"initial": self.settings.beta / 2, "mean": float(a.mean()),
+                     "median": float(np.median(a)), "min": float(a.min()),
+                     "max": float(a.max())}
+        last = record["history"][-1]
+        atomic_write_json(d / "training.json", {
+            "method": self.method, "seed": seed, "epochs": self.epochs,
+            "steps": self.total_steps, "seconds": record["seconds"],
+            "alpha_final": sched.alpha if schedule is not None else 0.0,
+            "implicit_scale": scale, "kernel_l1": last["kernel_l1"],
+            "dense": {k: last[k] for k in ("val_accuracy", "test_accuracy", "val_loss",
+                                           "test_loss", "train_accuracy")},
+            "history": record["history"]})
+        if ckpt.exists():
+            ckpt.unlink()
+
+    # -- summary ------------------------------------------------------------------------
+    def write_summary(self, seeds: list[int]) -> dict:
+        summary = summarize_run(self.run_dir, seeds)
+        atomic_write_json(self.run_dir / "summary.json", summary)
+        return summary
+
+
+def _stats(values: dict[int, float]) -> dict:
+    v = np.asarray(list(values.values()), np.float64)
+    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else 0.0,
+            "per_seed": {str(s): float(x) for s, x in values.items()}}
+
+
+def summarize_run(run_dir: Path, seeds: list[int] | None = None) -> dict:
+    """Mean, sample std (ddof 1) and per-seed values of the dense and pruned accuracies."""
+    run_dir = Path(run_dir)
+    files = sorted(run_dir.glob("seed_*/metrics.json"),
+                   key=lambda p: int(p.parent.name.split("_")[1]))
+    records = [read_json(p) for p in files]
+    if seeds is not None:
+        records = [r for r in records if r["seed"] in seeds]
+    if not records:
+        raise ValueError(f"no finished seed under {run_dir}")
+    keys = sorted(set.intersection(*(set(r["sparsities"]) for r in records)))
+    out = {"method": records[0]["method"], "seeds": [r["seed"] for r in records],
+           "dense": {m: _stats({r["seed"]: r[m] for r in records})
+                     for m in ("test_accuracy", "val_accuracy")},
+           "sparsities": {}}
+    for k in keys:
+        out["sparsities"][k] = {
+            m: _stats({r["seed"]: r["sparsities"][k][m] for r in records})
+            for m in ("test_accuracy", "val_accuracy", "density")}
+    return out
+
+
+def collect_oneshot_runs(out: Path) -> dict[str, dict]:
+    """``{run folder name: summary}`` for every pilot / oneshot run under ``out``."""
+    runs = {}
+    for config_path in sorted(Path(out).glob("*/config.json")):
+        meta = read_json(config_path)
+        if meta.get("method") in ONESHOT_METHODS and \
+                list(config_path.parent.glob("seed_*/metrics.json")):
+            runs[config_path.parent.name] = summarize_run(config_path.parent)
+    return runs
+
+
+def plot_oneshot_runs(out: Path, path: Path | None = None, metric: str = "test_accuracy",
+                      labels: dict[str, str] | None = None) -> Path:
+    """Mean ± std over seeds of ``metric`` against the sparsity, one line per run (and its
+    dense accuracy as a dotted line)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = collect_oneshot_runs(out)
+    if not runs:
+        raise ValueError(f"no finished pilot / oneshot seed under {out}")
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, summary in runs.items():
+        keys = list(summary["sparsities"])
+        x = np.array([100 * float(k) for k in keys])
+        mean = np.array([100 * summary["sparsities"][k][metric]["mean"] for k in keys])
+        std = np.array([100 * summary["sparsities"][k][metric]["std"] for k in keys])
+        label = (labels or {}).get(name, name)
+        line = ax.errorbar(x, mean, yerr=std, marker="o", ms=4, capsize=3,
+                           label=f"{label} ({len(summary['seeds'])} seeds)")
+        ax.axhline(100 * summary["dense"][metric]["mean"], color=line[0].get_color(), ls=":",
+                   lw=1)
+    ax.set_xlabel("sparsity (% of prunable weights removed, one shot)")
+    ax.set_ylabel(f"{metric.replace('_', ' ')} (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = Path(path) if path is not None else Path(out) / "oneshot_accuracy_vs_sparsity.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def summary_table(summary: dict, metric: str = "test_accuracy") -> str:
+    """Markdown rows: sparsity | mean ± std | per seed (percent)."""
+    lines = [f"| sparsity | {metric} mean ± std (%) | per seed (%) |", "|---:|---:|---|"]
+    rows = [("dense", summary["dense"][metric])] + [
+        (f"{100 * float(k):g}%", v[metric]) for k, v in summary["sparsities"].items()]
+    for label, stats in rows:
+        per_seed = ", ".join(f"s{s}: {100 * v:.2f}" for s, v in stats["per_seed"].items())
+        lines.append(f"| {label} | {100 * stats['mean']:.2f} ± {100 * stats['std']:.2f} | "
+                     f"{per_seed} |")
+    return "\n".join(lines)
+
+
+def run_oneshot(config: ExperimentConfig, settings: OneShotSettings, out, **kwargs) -> Path:
+    """Run or resume a ``pilot`` / ``oneshot`` experiment; returns the run directory."""
+    return OneShotRunner(config, settings, Path(out), **kwargs).run()
+

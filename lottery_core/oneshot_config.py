@@ -1,0 +1,194 @@
+"""Configuration of the one-shot methods of ``lottery run``: ``pilot`` and ``oneshot``.
+
+* ``pilot``: train the m ⊙ w reparameterization with PILoT's initialization and Algorithm 1's
+  α schedule (spec mirror.md §2), then magnitude-prune |m ⊙ w| once per requested sparsity,
+  without retraining (one-shot setting, §2.4 / §3.2).
+* ``oneshot``: the baseline: standard training of x, then the same one-shot magnitude pruning.
+
+The training hyperparameters are the engine's (:class:`ExperimentConfig`: model, dataset,
+optimizer, learning rate, schedule, batch size, ``epochs``, seeds, ...); the one-shot settings
+(:class:`OneShotSettings`) add the sparsities, the pruning scope and, for ``pilot``, the
+reparameterization and α schedule. The run folder is ``OUT/<method>-<hash>/`` where the hash
+covers the training identity and the one-shot settings except the sparsities (pruning is
+post hoc, so a run can be re-evaluated at more sparsities without retraining).
+
+Kept import-light (no jax): ``lottery run --help`` builds its parser from here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+from pathlib import Path
+from typing import Any
+
+#: method name -> one-line description
+ONESHOT_METHODS = {
+    "pilot": "PILoT: m ⊙ w with Algorithm 1's α schedule, then one-shot magnitude pruning",
+    "oneshot": "standard training, then one-shot magnitude pruning (baseline of pilot)",
+}
+INITS = ("pilot", "spred", "ones")
+SCOPES = ("global", "layerwise")
+
+#: ExperimentConfig fields that describe training (the rest are IMP-level fields)
+TRAINING_FIELDS = ("model", "model_options", "dataset", "optimizer", "learning_rate",
+                   "momentum", "nesterov", "weight_decay", "schedule", "warmup_steps",
+                   "milestones", "gamma", "batch_size", "epochs", "validation_size",
+                   "split_seed", "train_subset")
+#: ExperimentConfig fields the one-shot methods do not use: setting them is an error
+UNUSED_FIELDS = ("iterations", "prune_fraction", "prune_fraction_conv", "prune_fraction_output",
+                 "allocation", "rewind_step", "eval_every", "criterion", "mask1",
+                 "mask1_rescale", "mask0")
+#: one-shot settings that only ``pilot`` uses
+PILOT_ONLY = ("init", "beta", "alpha_init", "delta", "target_l1")
+
+
+@dataclasses.dataclass(frozen=True)
+class OneShotSettings:
+    """One-shot pruning and PILoT settings (spec mirror.md §2, §3.2).
+
+    ``sparsities``: fractions of the prunable weights removed, each in (0, 1), pruned from the
+    same trained network; ``scope``: one global magnitude ranking or the same fraction per layer;
+    ``init``: m ⊙ w initialization (``pilot``: m² − w² = β, ``spred``: |m| = |w|, ``ones``);
+    ``alpha_init``, ``delta``, ``target_l1``: Algorithm 1's α_init, δ > 1 and L1 target K
+    (not published, spec §7.1; our defaults)."""
+
+    sparsities: tuple[float, ...] = (0.9, 0.95, 0.98)
+    scope: str = "global"
+    init: str = "pilot"
+    beta: float = 1.0
+    alpha_init: float = 1e-4
+    delta: float = 2.0
+    target_l1: float = 0.0
+
+    def validate(self, method: str) -> None:
+        """Raise ``ValueError`` naming the bad value and what is allowed."""
+        if method not in ONESHOT_METHODS:
+            raise ValueError(f"unknown one-shot method {method!r}; available: "
+                             f"{', '.join(ONESHOT_METHODS)}")
+        if not self.sparsities:
+            raise ValueError("sparsities must list at least one value in (0, 1)")
+        for s in self.sparsities:
+            if not (isinstance(s, (int, float)) and 0.0 < s < 1.0):
+                raise ValueError(f"each sparsity must be a number in (0, 1), got {s!r}")
+        if len(set(self.sparsities)) != len(self.sparsities):
+            raise ValueError(f"sparsities must be distinct, got {list(self.sparsities)}")
+        if self.scope not in SCOPES:
+            raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {self.scope!r}")
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
+        if not (math.isfinite(self.beta) and self.beta > 0):
+            raise ValueError(f"beta must be a finite number > 0, got {self.beta!r}")
+        if not (math.isfinite(self.alpha_init) and self.alpha_init >= 0):
+            raise ValueError(f"alpha_init must be a finite number >= 0, got {self.alpha_init!r}")
+        if not (math.isfinite(self.delta) and self.delta > 1):
+            raise ValueError(f"delta must be a finite number > 1, got {self.delta!r}")
+        if not (math.isfinite(self.target_l1) and self.target_l1 >= 0):
+            raise ValueError(f"target_l1 must be a finite number >= 0, got {self.target_l1!r}")
+
+    def identity(self, method: str) -> dict[str, Any]:
+        """Hashed settings: the scope, plus the PILoT fields for ``pilot`` (not the sparsities)."""
+        out: dict[str, Any] = {"scope": self.scope}
+        if method == "pilot":
+            out.update({name: getattr(self, name) for name in PILOT_ONLY})
+        return out
+
+
+def check_training_config(config) -> None:
+    """The engine config must set ``epochs`` and none of the IMP-only fields; ``pilot`` takes
+    no optimizer weight decay (its penalty is α(‖m‖² + ‖w‖²))."""
+    from lottery_core.experiment import ExperimentConfig
+
+    defaults = {f.name: f.default for f in dataclasses.fields(ExperimentConfig)}
+    for name in UNUSED_FIELDS:
+        if getattr(config, name) != defaults[name] and not (name == "iterations"
+                                                             and config.epochs is not None
+                                                             and config.iterations is None):
+            raise ValueError(f"{name} is not used by the one-shot methods "
+                             f"({', '.join(ONESHOT_METHODS)}); remove it")
+    if config.epochs is None:
+        raise ValueError(f"{config.method} trains by epochs (Algorithm 1 updates α once per "
+                         f"epoch): give --epochs N")
+    if config.method == "pilot" and config.resolved().weight_decay:
+        raise ValueError("pilot takes no optimizer weight decay on m and w (got weight_decay="
+                         f"{config.resolved().weight_decay}); its penalty is "
+                         "α(‖m‖² + ‖w‖²): set --alpha-init (PyTorch weight_decay=λ is α=λ/2)")
+
+
+def training_identity(config) -> dict[str, Any]:
+    """The hashed training fields (resolved values that differ from the dataclass defaults)."""
+    return {k: v for k, v in config.identity().items() if k in TRAINING_FIELDS}
+
+
+def run_identity(config, settings: OneShotSettings) -> dict[str, Any]:
+    return {"training": training_identity(config), "oneshot": settings.identity(config.method)}
+
+
+def run_hash(config, settings: OneShotSettings) -> str:
+    from lottery_core.experiment import canonical_json
+
+    return hashlib.sha256(canonical_json(run_identity(config, settings)).encode()
+                          ).hexdigest()[:12]
+
+
+def run_directory(out: Path, config, settings: OneShotSettings) -> Path:
+    return Path(out) / f"{config.method}-{run_hash(config, settings)}"
+
+
+# ----------------------------------------------------------------------------- command line
+def _float_list(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        import argparse
+
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers in (0, 1), e.g. 0.9,0.95,0.98; got {text!r}")
+
+
+def add_arguments(parser) -> None:
+    """The options of the one-shot methods (an argument group of ``lottery run``)."""
+    d = OneShotSettings()
+    group = parser.add_argument_group(
+        "one-shot methods (pilot, oneshot): train, then magnitude-prune once per sparsity")
+    group.add_argument("--sparsities", type=_float_list, default=None,
+                       help="comma-separated fractions of prunable weights removed "
+                            f"(default: {','.join(map(str, d.sparsities))})")
+    group.add_argument("--scope", default=None,
+                       help=f"pruning ranking: global or layerwise (default: {d.scope})")
+    group.add_argument("--init", default=None,
+                       help=f"pilot only: m ⊙ w init pilot, spred or ones (default: {d.init})")
+    group.add_argument("--beta", type=float, default=None,
+                       help=f"pilot only: init scale β = m0² − w0² (default: {d.beta})")
+    group.add_argument("--alpha-init", type=float, default=None,
+                       help="pilot only: Algorithm 1's initial α of the penalty "
+                            f"α(‖m‖² + ‖w‖²) (default: {d.alpha_init})")
+    group.add_argument("--delta", type=float, default=None,
+                       help=f"pilot only: Algorithm 1's factor δ > 1 (default: {d.delta})")
+    group.add_argument("--target-l1", type=float, default=None,
+                       help="pilot only: Algorithm 1's L1 target K; α grows only while "
+                            f"‖m ⊙ w‖₁ ≥ K (default: {d.target_l1})")
+
+
+def settings_from_args(args) -> OneShotSettings:
+    """The one-shot settings of the command line; pilot-only options are refused for oneshot."""
+    values = {}
+    for name in ("sparsities", "scope") + PILOT_ONLY:
+        value = getattr(args, name, None)
+        if value is not None:
+            if args.method != "pilot" and name in PILOT_ONLY:
+                raise ValueError(f"--{name.replace('_', '-')} applies to pilot only, not "
+                                 f"{args.method}")
+            values[name] = tuple(value) if name == "sparsities" else value
+    settings = OneShotSettings(**values)
+    settings.validate(args.method)
+    return settings
+
+
+def reject_oneshot_options(args) -> None:
+    """For the level methods (imp, lrr, ...): the one-shot options do not apply."""
+    for name in ("sparsities", "scope") + PILOT_ONLY:
+        if getattr(args, name, None) is not None:
+            raise ValueError(f"--{name.replace('_', '-')} applies to "
+                             f"{', '.join(ONESHOT_METHODS)} only, not {args.method}")
