@@ -25,6 +25,11 @@ def shapes(model):
     return jax.eval_shape(model.init, jax.random.PRNGKey(0))
 
 
+def jitted(model):
+    """``(init, apply)`` compiled once each: eager op-by-op dispatch is far slower on CPU."""
+    return jax.jit(model.init), jax.jit(model.apply, static_argnums=3)
+
+
 def expected_resnet_count(blocks, base, num_classes, projection=True) -> int:
     """Independent closed form: stem conv+BN, BasicBlocks, 1x1 shortcuts where the shape
     changes, bias-free 1x1-conv classifier."""
@@ -114,7 +119,8 @@ def test_output_shapes_and_state_structure(name, num_classes):
 
 
 def test_kernels_are_he_normal_and_bn_starts_at_identity():
-    params, state = get_model("resnet18").init(jax.random.PRNGKey(3))
+    init = jax.jit(get_model("resnet18").init)
+    params, state = init(jax.random.PRNGKey(3))
     kernel = np.asarray(params["layer4_1"]["conv2"]["kernel"])  # 3x3x512x512, 2.4M draws
     fan_in = 9 * 512
     assert kernel.shape == (3, 3, 512, 512)
@@ -126,9 +132,9 @@ def test_kernels_are_he_normal_and_bn_starts_at_identity():
     np.testing.assert_array_equal(params["bn1"]["bias"], 0.0)
     np.testing.assert_array_equal(state["layer2_0"]["shortcut_bn"]["var"], 1.0)
     # same key, same params; another key, other params
-    again, _ = get_model("resnet18").init(jax.random.PRNGKey(3))
+    again, _ = init(jax.random.PRNGKey(3))
     np.testing.assert_array_equal(again["conv1"]["kernel"], stem)
-    other, _ = get_model("resnet18").init(jax.random.PRNGKey(4))
+    other, _ = init(jax.random.PRNGKey(4))
     assert not np.array_equal(other["conv1"]["kernel"], stem)
 
 
@@ -161,6 +167,8 @@ def test_batchnorm_train_and_eval_semantics():
     rng = np.random.default_rng(1)
     x = rng.normal(2.0, 3.0, size=(4, 5, 5, 6)).astype(np.float32)
     params, state = init_batchnorm(6)
+    np.testing.assert_array_equal(params["scale"], 1.0)
+    np.testing.assert_array_equal(state["var"], 1.0)
     params = {"scale": jnp.linspace(0.5, 2.0, 6), "bias": jnp.linspace(-1.0, 1.0, 6)}
     state = {"mean": jnp.full((6,), 0.3), "var": jnp.full((6,), 2.0)}
     y, new_state = batchnorm(params, state, jnp.asarray(x), train=True)
@@ -182,53 +190,62 @@ def small_resnet():
     return get_model("resnet_cifar", depth=8, input_shape=(8, 8, 3))
 
 
-def test_model_running_stats_update_only_in_train_mode():
-    model = small_resnet()
-    params, state = model.init(jax.random.PRNGKey(0))
-    x = jax.random.normal(jax.random.PRNGKey(1), (6, 8, 8, 3)) * 2.0 + 1.0
-    _, eval_state = model.apply(params, state, x, False)
+@pytest.fixture(scope="module")
+def small():
+    """ResNet-8 on 8x8 inputs, initialised once, with one jitted apply shared by the tests
+    (always called on batches of 4 so that it compiles once per mode)."""
+    init, apply = jitted(small_resnet())
+    params, state = init(jax.random.PRNGKey(0))
+    return params, state, apply
+
+
+def test_model_running_stats_update_only_in_train_mode(small):
+    params, state, apply = small
+    x = jax.random.normal(jax.random.PRNGKey(1), (4, 8, 8, 3)) * 2.0 + 1.0
+    _, eval_state = apply(params, state, x, False)
     for a, b in zip(jax.tree.leaves(eval_state), jax.tree.leaves(state)):
         np.testing.assert_array_equal(a, b)
-    _, train_state = model.apply(params, state, x, True)
+    _, train_state = apply(params, state, x, True)
     for path, leaf in jax.tree_util.tree_leaves_with_path(train_state):
         before = state
         for p in path:
             before = before[p.key]
         assert not np.allclose(leaf, before), path
     # the stem BN sees the stem conv output: its new running mean is 0.1 * batch mean
-    stem_out = conv(params["conv1"], x)
+    stem_out = jax.jit(conv)(params["conv1"], x)
     np.testing.assert_allclose(train_state["bn1"]["mean"], 0.1 * jnp.mean(stem_out, axis=(0, 1, 2)), rtol=1e-4, atol=1e-6)
 
 
-def test_eval_mode_is_per_example_and_train_mode_is_not():
-    model = small_resnet()
-    params, state = model.init(jax.random.PRNGKey(0))
+def test_eval_mode_is_per_example_and_train_mode_is_not(small):
+    params, state, apply = small
     x = jax.random.normal(jax.random.PRNGKey(2), (4, 8, 8, 3))
-    full_eval, _ = model.apply(params, state, x, False)
-    first_eval, _ = model.apply(params, state, x[:1], False)
-    np.testing.assert_allclose(full_eval[:1], first_eval, rtol=1e-5, atol=1e-5)
-    full_train, _ = model.apply(params, state, x, True)
-    first_train, _ = model.apply(params, state, x[:2], True)
-    assert not np.allclose(full_train[:1], first_train[:1], atol=1e-3)
+    other = x.at[1:].set(jax.random.normal(jax.random.PRNGKey(3), (3, 8, 8, 3)) * 3.0)
+    eval_x, _ = apply(params, state, x, False)
+    eval_other, _ = apply(params, state, other, False)
+    np.testing.assert_allclose(eval_x[0], eval_other[0], rtol=1e-5, atol=1e-5)
+    assert not np.allclose(eval_x[1], eval_other[1], atol=1e-3)
+    train_x, _ = apply(params, state, x, True)
+    train_other, _ = apply(params, state, other, True)
+    assert not np.allclose(train_x[0], train_other[0], atol=1e-3)
 
 
 def test_pad_shortcut_has_no_shortcut_parameters_and_runs():
-    model = get_model("resnet_cifar", depth=8, shortcut="pad", input_shape=(8, 8, 3))
-    params, state = model.init(jax.random.PRNGKey(0))
+    init, apply = jitted(get_model("resnet_cifar", depth=8, shortcut="pad", input_shape=(8, 8, 3)))
+    params, state = init(jax.random.PRNGKey(0))
     assert not any("shortcut" in key for block in params.values() for key in block)
-    logits, _ = model.apply(params, state, jnp.ones((2, 8, 8, 3)), True)
+    logits, _ = apply(params, state, jnp.ones((2, 8, 8, 3)), True)
     assert logits.shape == (2, 10) and bool(jnp.all(jnp.isfinite(logits)))
 
 
-def test_bfloat16_compute_keeps_float32_master_weights_and_matches_float32():
+def test_bfloat16_compute_keeps_float32_master_weights_and_matches_float32(small):
+    params, state, apply32 = small
     x = jax.random.normal(jax.random.PRNGKey(5), (4, 8, 8, 3))
-    f32 = small_resnet()
     bf16 = get_model("resnet_cifar", depth=8, input_shape=(8, 8, 3), compute_dtype="bfloat16")
-    params, state = f32.init(jax.random.PRNGKey(0))
-    params_bf, _ = bf16.init(jax.random.PRNGKey(0))
+    _, apply16 = jitted(bf16)
+    params_bf, _ = shapes(bf16)
     assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(params_bf))
-    logits32, state32 = f32.apply(params, state, x, True)
-    logits16, state16 = bf16.apply(params, state, x, True)
+    logits32, state32 = apply32(params, state, x, True)
+    logits16, state16 = apply16(params, state, x, True)
     assert logits16.dtype == jnp.float32
     assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(state16))
     scale = float(jnp.max(jnp.abs(logits32)))
@@ -238,7 +255,7 @@ def test_bfloat16_compute_keeps_float32_master_weights_and_matches_float32():
     def loss(p):
         return jnp.sum(bf16.apply(p, state, x, True)[0] ** 2)
 
-    grads = jax.grad(loss)(params)
+    grads = jax.jit(jax.grad(loss))(params)
     assert all(g.dtype == jnp.float32 for g in jax.tree.leaves(grads))
 
 
@@ -260,7 +277,7 @@ def test_bad_options_raise_clear_errors(name, options, message):
 
 def test_a_few_sgd_steps_lower_the_loss_of_resnet20():
     model = get_model("resnet20")
-    params, state = model.init(jax.random.PRNGKey(0))
+    params, state = jax.jit(model.init)(jax.random.PRNGKey(0))
     x = jax.random.normal(jax.random.PRNGKey(1), (16, 32, 32, 3))
     y = jnp.arange(16) % 10
     optimizer = optax.sgd(0.05, momentum=0.9)

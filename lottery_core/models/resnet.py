@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 
 from . import Model, register_model
-from .layers import batchnorm, conv, init_batchnorm, init_conv, resolve_compute_dtype
+from .layers import batchnorm, conv, conv_spec, init_batchnorm, materialize_kernels, resolve_compute_dtype
 
 SHORTCUTS = ("projection", "pad")
 
@@ -41,15 +41,14 @@ def _block_needs_projection(in_channels: int, out_channels: int, stride: int) ->
     return stride != 1 or in_channels != out_channels
 
 
-def _init_block(key, in_channels, out_channels, stride, shortcut):
-    k1, k2, k3 = jax.random.split(key, 3)
+def _block_spec(in_channels, out_channels, stride, shortcut):
     params, state = {}, {}
-    params["conv1"] = init_conv(k1, 3, in_channels, out_channels)
+    params["conv1"] = conv_spec(3, in_channels, out_channels)
     params["bn1"], state["bn1"] = init_batchnorm(out_channels)
-    params["conv2"] = init_conv(k2, 3, out_channels, out_channels)
+    params["conv2"] = conv_spec(3, out_channels, out_channels)
     params["bn2"], state["bn2"] = init_batchnorm(out_channels)
     if shortcut == "projection" and _block_needs_projection(in_channels, out_channels, stride):
-        params["shortcut_conv"] = init_conv(k3, 1, in_channels, out_channels)
+        params["shortcut_conv"] = conv_spec(1, in_channels, out_channels)
         params["shortcut_bn"], state["shortcut_bn"] = init_batchnorm(out_channels)
     return params, state
 
@@ -109,14 +108,14 @@ def build_cifar_resnet(
     in_image_channels = input_shape[-1]
 
     def init(key):
-        keys = jax.random.split(key, len(layout) + 2)
+        """All kernels He-normal from one draw of ``key`` (layers.materialize_kernels)."""
         params, state = {}, {}
-        params["conv1"] = init_conv(keys[0], 3, in_image_channels, widths[0])
+        params["conv1"] = conv_spec(3, in_image_channels, widths[0])
         params["bn1"], state["bn1"] = init_batchnorm(widths[0])
-        for k, (block_name, c_in, c_out, stride) in zip(keys[1:-1], layout):
-            params[block_name], state[block_name] = _init_block(k, c_in, c_out, stride, shortcut)
-        params["classifier"] = init_conv(keys[-1], 1, final_channels, num_classes)
-        return params, state
+        for block_name, c_in, c_out, stride in layout:
+            params[block_name], state[block_name] = _block_spec(c_in, c_out, stride, shortcut)
+        params["classifier"] = conv_spec(1, final_channels, num_classes)
+        return materialize_kernels(key, params), state
 
     def apply(params, state, x, train):
         new_state = {}

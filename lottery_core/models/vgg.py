@@ -20,7 +20,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from . import Model, register_model
-from .layers import batchnorm, conv, dense, init_batchnorm, init_conv, init_dense, resolve_compute_dtype
+from .layers import batchnorm, conv, conv_spec, dense, dense_spec, init_batchnorm, materialize_kernels, resolve_compute_dtype
 
 VGG_PLANS = {
     11: (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512),
@@ -51,15 +51,15 @@ def build_vgg(
     conv_channels = [c for c in plan if c != "M"]
 
     def init(key):
-        keys = jax.random.split(key, len(conv_channels) + 1)
+        """All kernels He-normal from one draw of ``key`` (layers.materialize_kernels)."""
         params, state = {}, {}
         in_channels = input_shape[-1]
-        for i, (k, out_channels) in enumerate(zip(keys, conv_channels)):
-            params[f"conv_{i}"] = init_conv(k, 3, in_channels, out_channels)
+        for i, out_channels in enumerate(conv_channels):
+            params[f"conv_{i}"] = conv_spec(3, in_channels, out_channels)
             params[f"bn_{i}"], state[f"bn_{i}"] = init_batchnorm(out_channels)
             in_channels = out_channels
-        params["classifier"] = init_dense(keys[-1], in_channels, num_classes, use_bias=True)
-        return params, state
+        params["classifier"] = dense_spec(in_channels, num_classes, use_bias=True)
+        return materialize_kernels(key, params), state
 
     def apply(params, state, x, train):
         new_state = {}
