@@ -17,9 +17,17 @@ process (both frameworks), so only its growth is informative.
     python bench/cifar_throughput.py                                # ResNet-20, VGG-16; 128, 512
     python bench/cifar_throughput.py --models resnet20 --batches 128 --steps 10 --threads 2
 
-Threads: ``--threads`` sets ``torch.set_num_threads`` and, through ``XLA_FLAGS``
-(``--xla_cpu_multi_thread_eigen`` / ``intra_op_parallelism_threads``), the XLA CPU pool; it has
-to be applied before jax is imported, which this script does.
+Threads: ``--threads`` sets ``torch.set_num_threads``; XLA:CPU uses one thread per visible
+core (2 on the CI machine, so both run on 2 threads there; restrict JAX elsewhere with
+``taskset``). Extra XLA flags are taken from the ``XLA_FLAGS`` environment variable.
+
+CPU s/step: process CPU time (user + sys) per step, a measure of the work done that is less
+sensitive to other processes than wall time (but torch's OpenMP threads spin while waiting,
+which inflates its figure when cores are oversubscribed).
+
+Timing: ``--rounds`` rounds, each ``--steps`` JAX steps then ``--steps`` torch steps, after
+``--warmup`` untimed steps of each; the table gives medians over rounds (the ratio is the
+median of per-round ratios), so that load from other processes hits both frameworks alike.
 """
 
 from __future__ import annotations
@@ -43,15 +51,28 @@ def parse_args(argv=None):
     parser.add_argument("--batches", default="128,512", help="comma-separated batch sizes (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=10, help="timed steps per row (default: %(default)s)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps after compilation (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved JAX/torch rounds (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for both frameworks (default: %(default)s)")
     parser.add_argument("--compute-dtype", default="float32", choices=("float32", "bfloat16"))
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
     args = parser.parse_args(argv)
     args.models = [m for m in args.models.split(",") if m]
     args.batches = [int(b) for b in args.batches.split(",") if b]
-    if args.steps < 1 or args.warmup < 0 or args.threads < 1:
-        parser.error("--steps and --threads must be >= 1, --warmup >= 0")
+    if args.steps < 1 or args.rounds < 1 or args.warmup < 0 or args.threads < 1:
+        parser.error("--steps, --rounds and --threads must be >= 1, --warmup >= 0")
     return args
+
+
+def process_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(run, steps) -> tuple[float, float]:
+    """(wall seconds, process CPU seconds) of ``run(steps)``."""
+    cpu0 = process_cpu_seconds()
+    wall = run(steps)
+    return wall, process_cpu_seconds() - cpu0
 
 
 def peak_memory_mb(jax) -> tuple[float, str]:
@@ -87,30 +108,26 @@ def jax_step_for(model_name, batch, compute_dtype):
     return model, params, state, optimizer, step, (x, y)
 
 
-def bench_jax(model_name, batch, steps, warmup, compute_dtype):
+def compile_jax(model_name, batch, compute_dtype):
+    """Build the step, compile it (timed) and return a runner ``run(steps) -> seconds``."""
     import jax
 
     model, params, state, optimizer, step, data = jax_step_for(model_name, batch, compute_dtype)
     init_params = jax.tree.map(lambda a: a.copy(), params)
     init_state = jax.tree.map(lambda a: a.copy(), state)
-    opt_state = optimizer.init(params)
+    carry = [params, state, optimizer.init(params)]
     t0 = time.perf_counter()
-    compiled = step.lower(params, state, opt_state, data).compile()
+    compiled = step.lower(*carry, data).compile()
     compile_s = time.perf_counter() - t0
-    for _ in range(warmup):
-        params, state, opt_state, loss = compiled(params, state, opt_state, data)
-    jax.block_until_ready(loss if warmup else params)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        params, state, opt_state, loss = compiled(params, state, opt_state, data)
-    jax.block_until_ready(loss)
-    seconds = time.perf_counter() - t0
-    return {
-        "compile_s": compile_s,
-        "images_per_s": steps * batch / seconds,
-        "step_ms": 1000 * seconds / steps,
-        "init": (model, init_params, init_state, data),
-    }
+
+    def run(steps):
+        t = time.perf_counter()
+        for _ in range(steps):
+            *carry[:], loss = compiled(*carry, data)
+        jax.block_until_ready(loss)
+        return time.perf_counter() - t
+
+    return compile_s, run, (model, init_params, init_state, data)
 
 
 # ----------------------------------------------------------------------------- PyTorch
@@ -224,7 +241,7 @@ def torch_model_for(model_name, jax_params, jax_state, num_classes):
         elif value.ndim == 2:  # (in, out) -> (out, in)
             value = value.T
         with torch.no_grad():
-            torch_tensors[target].copy_(torch.from_numpy(np.ascontiguousarray(value)))
+            torch_tensors[target].copy_(torch.from_numpy(np.array(value, copy=True)))
         copied.add(target)
     missing = {k for k, v in torch_tensors.items() if v.dtype.is_floating_point} - copied
     if missing:
@@ -244,7 +261,8 @@ def check_twin(model, jax_params, jax_state, data, torch, net) -> float:
     return float(np.max(np.abs(np.asarray(logits_jax) - logits_torch.numpy())))
 
 
-def bench_torch(torch, net, data, steps, warmup):
+def torch_runner(torch, net, data):
+    """The torch training step on the benchmark batch: ``run(steps) -> seconds``."""
     import numpy as np
 
     x = torch.from_numpy(np.asarray(data[0]).transpose(0, 3, 1, 2).copy())
@@ -252,20 +270,16 @@ def bench_torch(torch, net, data, steps, warmup):
     optimizer = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
     net.train()
 
-    def one_step():
-        optimizer.zero_grad(set_to_none=True)
-        loss = torch.nn.functional.cross_entropy(net(x), y)
-        loss.backward()
-        optimizer.step()
-        return loss
+    def run(steps):
+        t = time.perf_counter()
+        for _ in range(steps):
+            optimizer.zero_grad(set_to_none=True)
+            loss = torch.nn.functional.cross_entropy(net(x), y)
+            loss.backward()
+            optimizer.step()
+        return time.perf_counter() - t
 
-    for _ in range(warmup):
-        one_step()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        one_step()
-    seconds = time.perf_counter() - t0
-    return {"images_per_s": steps * x.shape[0] / seconds, "step_ms": 1000 * seconds / steps}
+    return run
 
 
 # ----------------------------------------------------------------------------- main
@@ -273,12 +287,8 @@ def bench_torch(torch, net, data, steps, warmup):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "intra_op_parallelism_threads" not in flags:
-        os.environ["XLA_FLAGS"] = (
-            f"{flags} --xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={args.threads}"
-        ).strip()
     import jax
+    import numpy as np
 
     have_torch = False
     if not args.no_torch:
@@ -287,35 +297,53 @@ def main(argv=None) -> int:
 
             torch.set_num_threads(args.threads)
             have_torch = True
-            torch_version = torch.__version__
         except ImportError:
             print("torch not installed: PyTorch reference skipped (pip install torch)")
     backend = jax.default_backend()
     print(
         f"# cifar_throughput: jax {jax.__version__} on {backend} ({jax.devices()[0].device_kind}), "
-        f"{os.cpu_count()} CPUs, threads={args.threads}, python {platform.python_version()}, "
-        f"compute dtype {args.compute_dtype}"
-        + (f", torch {torch_version} eager (NCHW, {torch.get_num_threads()} threads)" if have_torch else "")
+        f"{os.cpu_count()} CPUs visible, XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}, "
+        f"python {platform.python_version()}, compute dtype {args.compute_dtype}, "
+        f"{args.rounds} rounds x {args.steps} steps (medians), load average {os.getloadavg()[0]:.1f} at start"
+        + (f", torch {torch.__version__} eager (NCHW, {torch.get_num_threads()} threads)" if have_torch else "")
     )
-    header = "| model | batch | JAX compile s | JAX img/s | JAX step ms | peak MB | torch img/s | JAX/torch | max logit diff |"
+    header = "| model | batch | JAX compile s | JAX img/s | JAX step ms | peak MB | torch img/s | JAX/torch | JAX CPU s/step | torch CPU s/step | max logit diff | load |"
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
     for model_name in args.models:
         for batch in args.batches:
-            row = bench_jax(model_name, batch, args.steps, args.warmup, args.compute_dtype)
-            memory, memory_kind = peak_memory_mb(jax)
+            compile_s, run_jax, (model, p0, s0, data) = compile_jax(model_name, batch, args.compute_dtype)
+            run_torch = None
             torch_cell = ratio_cell = diff_cell = "n/a"
             if have_torch and backend == "cpu":
-                model, p0, s0, data = row["init"]
                 torch_mod, net = torch_model_for(model_name, p0, s0, model.num_classes)
                 diff_cell = f"{check_twin(model, p0, s0, data, torch_mod, net):.1e}"
-                ref = bench_torch(torch_mod, net, data, args.steps, args.warmup)
-                torch_cell = f"{ref['images_per_s']:.0f}"
-                ratio_cell = f"{row['images_per_s'] / ref['images_per_s']:.2f}"
-                memory, memory_kind = peak_memory_mb(jax)
+                run_torch = torch_runner(torch_mod, net, data)
+            run_jax(args.warmup)
+            if run_torch:
+                run_torch(args.warmup)
+            # Interleave the two frameworks round by round, so that load from other processes
+            # on a shared machine hits both alike; report medians.
+            jax_rates, torch_rates, jax_cpu, torch_cpu = [], [], [], []
+            for _ in range(args.rounds):
+                wall, cpu = timed(run_jax, args.steps)
+                jax_rates.append(args.steps * batch / wall)
+                jax_cpu.append(cpu / args.steps)
+                if run_torch:
+                    wall, cpu = timed(run_torch, args.steps)
+                    torch_rates.append(args.steps * batch / wall)
+                    torch_cpu.append(cpu / args.steps)
+            jax_rate = float(np.median(jax_rates))
+            torch_cpu_cell = "n/a"
+            if run_torch:
+                torch_cell = f"{np.median(torch_rates):.0f}"
+                ratio_cell = f"{np.median(np.array(jax_rates) / np.array(torch_rates)):.2f}"
+                torch_cpu_cell = f"{np.median(torch_cpu):.2f}"
+            memory, memory_kind = peak_memory_mb(jax)
             print(
-                f"| {model_name} | {batch} | {row['compile_s']:.1f} | {row['images_per_s']:.0f} | "
-                f"{row['step_ms']:.0f} | {memory:.0f} ({memory_kind}) | {torch_cell} | {ratio_cell} | {diff_cell} |",
+                f"| {model_name} | {batch} | {compile_s:.1f} | {jax_rate:.0f} | {1000 * batch / jax_rate:.0f} | "
+                f"{memory:.0f} ({memory_kind}) | {torch_cell} | {ratio_cell} | {np.median(jax_cpu):.2f} | "
+                f"{torch_cpu_cell} | {diff_cell} | {os.getloadavg()[0]:.1f} |",
                 flush=True,
             )
     return 0
