@@ -81,11 +81,6 @@ def conv_spec(kernel_size: int, in_channels: int, out_channels: int) -> dict:
     return {"kernel": HeNormalKernel(shape, kernel_size * kernel_size * in_channels)}
 
 
-def init_conv(key, kernel_size: int, in_channels: int, out_channels: int) -> dict:
-    """A bias-free conv: ``{"kernel": (k, k, in, out)}`` with He-normal init (fan_in = k*k*in)."""
-    return materialize_kernels(key, conv_spec(kernel_size, in_channels, out_channels))
-
-
 def conv(params: dict, x: jax.Array, stride: int = 1, compute_dtype=jnp.float32) -> jax.Array:
     """2-D convolution, padding (k-1)//2 on each side (PyTorch ``padding=1`` for 3x3, 0 for 1x1).
 
@@ -104,21 +99,16 @@ def conv(params: dict, x: jax.Array, stride: int = 1, compute_dtype=jnp.float32)
 
 
 def dense_spec(in_features: int, out_features: int, use_bias: bool = True) -> dict:
-    """A dense layer with a He-normal kernel placeholder (see :func:`init_dense`)."""
-    params = {"kernel": HeNormalKernel((in_features, out_features), in_features)}
-    if use_bias:
-        params["bias"] = jnp.zeros((out_features,), jnp.float32)
-    return params
-
-
-def init_dense(key, in_features: int, out_features: int, use_bias: bool = True) -> dict:
-    """A dense layer. Kernel He-normal (fan_in); bias zero.
+    """A dense layer: He-normal kernel placeholder (fan_in = in_features), zero bias.
 
     Note: torch's ``nn.Linear`` default init differs (Kaiming-uniform with a=sqrt(5)); the
     authors' builder re-initialises only convs. We use He-normal for every kernel so the whole
     network follows one documented rule (docs/cifar.md).
     """
-    return materialize_kernels(key, dense_spec(in_features, out_features, use_bias))
+    params = {"kernel": HeNormalKernel((in_features, out_features), in_features)}
+    if use_bias:
+        params["bias"] = jnp.zeros((out_features,), jnp.float32)
+    return params
 
 
 def dense(params: dict, x: jax.Array, compute_dtype=jnp.float32) -> jax.Array:
