@@ -268,6 +268,8 @@ def test_bfloat16_compute_keeps_float32_master_weights_and_matches_float32(small
         ("resnet18", {"width_multiplier": 0}, "width_multiplier"),
         ("vgg16", {"compute_dtype": "float16"}, "compute dtype"),
         ("vgg16", {"num_classes": -1}, "num_classes"),
+        ("vgg16", {"input_shape": (24, 24, 3)}, "multiples of 16"),
+        ("resnet18", {"input_shape": (32, 32)}, "input_shape"),
     ],
 )
 def test_bad_options_raise_clear_errors(name, options, message):

@@ -48,6 +48,12 @@ def build_vgg(
         raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
     dtype = resolve_compute_dtype(compute_dtype)
     plan = VGG_PLANS[depth]
+    pools = plan.count("M")
+    if len(input_shape) != 3 or any(side % 2**pools or side < 2**pools for side in input_shape[:2]):
+        raise ValueError(
+            f"VGG-{depth} needs input_shape (height, width, channels) with height and width "
+            f"multiples of {2**pools} (it max-pools {pools} times), got {input_shape!r}"
+        )
     conv_channels = [c for c in plan if c != "M"]
 
     def init(key):
