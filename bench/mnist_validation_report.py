@@ -31,6 +31,8 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("runs_dir", type=Path)
     parser.add_argument("--metric", default="test_accuracy")
+    parser.add_argument("--markdown", action="store_true",
+                        help="also print the summary and per-seed tables in Markdown")
     args = parser.parse_args()
     records = collect_results(args.runs_dir)
     table = by_method(summarize(records, args.metric))
@@ -59,7 +61,34 @@ def main() -> int:
         seconds = [r["seconds"] for r in records if r["run"].rsplit("-", 1)[0] == method]
         print(f"{method}: {len(seconds)} trainings, training+evaluation time "
               f"{sum(seconds) / 60:.1f} min (sum of per-level seconds)")
+    if args.markdown:
+        print(summary_markdown(table))
+        print()
+        from lottery_core.commands.plot import markdown_table
+
+        print(markdown_table(summarize(records, args.metric)))
     return 0 if ok else 1
+
+
+def summary_markdown(table: dict) -> str:
+    """level | weights remaining | mean ± std per method (test accuracy, %)."""
+    methods = [m for m in ("imp", "lrr", "random-prune") if m in table] + sorted(
+        m for m in table if m not in ("imp", "lrr", "random-prune"))
+    levels = sorted(set().union(*[set(table[m]) for m in methods]))
+    head = "| level | weights remaining (%) | " + " | ".join(methods) + " |"
+    lines = [head, "| ---: | ---: |" + " ---: |" * len(methods)]
+    for k in levels:
+        density = next(table[m][k]["density"] for m in methods if k in table[m])
+        cells = []
+        for m in methods:
+            if k in table[m]:
+                v = 100 * np.asarray(table[m][k]["values"])
+                cells.append(f"{v.mean():.2f} ± {v.std(ddof=1):.2f}" if len(v) > 1
+                             else f"{v.mean():.2f}")
+            else:
+                cells.append("–")
+        lines.append(f"| {k} | {100 * density:.2f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
