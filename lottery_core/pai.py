@@ -23,6 +23,7 @@ coordinate (leaf order of ``jax.tree_util``, then row-major).
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Callable
 
@@ -201,29 +202,70 @@ def synflow_scores(params, state, apply_fn: ApplyFn, input_shape: tuple[int, ...
 def synflow_mask(params, state, apply_fn: ApplyFn, input_shape, density: float, *,
                  rounds: int = 100, scope: str = "global"):
     """Iterative SynFlow: for r = 1..rounds, score θ ⊙ m and keep the top
-    floor(density^(r/rounds) · P + 1/2) weights of the current mask (nested masks)."""
+    floor(density^(r/rounds) · P + 1/2) weights of the current mask (nested masks).
+
+    The rounds run as one jitted ``lax.fori_loop``; each round's kept count is a traced
+    integer compared with score ranks, so neither rounds nor densities recompile.
+    """
     density = _check_density(density)
     _check_scope(scope)
     if isinstance(rounds, bool) or int(rounds) != rounds or rounds < 1:
         raise ValueError(f"rounds must be a positive integer, got {rounds!r}")
-    mask = jax.tree_util.tree_map(lambda p: jnp.ones(jnp.shape(p), bool), params)
-    score_fn = jax.jit(lambda m: synflow_scores(apply_mask(params, m), state, apply_fn,
-                                                input_shape))
-    for r in range(1, int(rounds) + 1):
-        mask = scores_to_mask(score_fn(mask), params, density ** (r / rounds), scope=scope,
-                              within=mask)
-    return mask
+    rounds = int(rounds)
+    leaves, treedef = jax.tree_util.tree_flatten(params)
+    flag_leaves = treedef.flatten_up_to(prunable_leaves(params))
+    sizes = [int(jnp.size(leaf)) for leaf, f in zip(leaves, flag_leaves) if f]
+    if not sizes:
+        raise ValueError("params have no prunable leaves (leaves named 'kernel')")
+    groups = [sizes] if scope == "global" else [[size] for size in sizes]
+    counts = jnp.asarray([[kept_count(density ** (r / rounds), sum(g)) for g in groups]
+                          for r in range(1, rounds + 1)], dtype=jnp.int32)
+    return _synflow_rounds(params, state, counts, apply_fn=apply_fn,
+                           input_shape=tuple(input_shape), scope=scope)
+
+
+@functools.partial(jax.jit, static_argnames=("apply_fn", "input_shape", "scope"))
+def _synflow_rounds(params, state, counts, *, apply_fn, input_shape, scope):
+    leaves, treedef = jax.tree_util.tree_flatten(params)
+    flag_leaves = treedef.flatten_up_to(prunable_leaves(params))
+    prunable = [i for i, f in enumerate(flag_leaves) if f]
+    sizes = [leaves[i].size for i in prunable]
+    groups = ([list(range(len(prunable)))] if scope == "global"
+              else [[j] for j in range(len(prunable))])
+
+    def to_tree(kept):
+        out = [jnp.ones(jnp.shape(leaf), bool) for leaf in leaves]
+        for j, i in enumerate(prunable):
+            out[i] = kept[j].reshape(jnp.shape(leaves[i]))
+        return jax.tree_util.tree_unflatten(treedef, out)
+
+    def one_round(r, kept):
+        scores = treedef.flatten_up_to(
+            synflow_scores(apply_mask(params, to_tree(kept)), state, apply_fn, input_shape))
+        flat = [jnp.where(kept[j], scores[i].reshape(-1), -jnp.inf) for j, i in enumerate(prunable)]
+        new = list(kept)
+        for gi, group in enumerate(groups):
+            keep = _rank_descending(jnp.concatenate([flat[j] for j in group])) < counts[r, gi]
+            offset = 0
+            for j in group:
+                new[j] = keep[offset:offset + sizes[j]]
+                offset += sizes[j]
+        return tuple(new)
+
+    initial = tuple(jnp.ones(size, bool) for size in sizes)
+    return to_tree(jax.lax.fori_loop(0, counts.shape[0], one_round, initial))
 
 
 # --------------------------------------------------------------------------- dispatcher
 def prune_at_init(method: str, params, state, apply_fn: ApplyFn, density: float, *,
                   x=None, y=None, key=None, input_shape=None, scope: str = "global",
-                  rounds: int = 100, temperature: float = 200.0):
+                  rounds: int = 100, temperature: float = 200.0, loss_fn=cross_entropy):
     """Mask of ``method`` in :data:`METHODS` at ``density`` (fraction of prunable weights kept).
 
     SNIP and GraSP need a pruning batch ``(x, y)`` (Synaptic-Flow: 10 × #classes examples);
     ``random`` needs ``key``; SynFlow needs only ``input_shape`` (taken from ``x`` if given)
-    and never reads data values.
+    and never reads data values. ``loss_fn(outputs, y)`` (default cross-entropy) is the loss
+    SNIP and GraSP differentiate.
     """
     density = _check_density(density)
     _check_scope(scope)
@@ -236,8 +278,9 @@ def prune_at_init(method: str, params, state, apply_fn: ApplyFn, density: float,
     elif method in ("snip", "grasp"):
         if x is None or y is None:
             raise ValueError(f"method {method!r} needs a pruning batch (x=..., y=...)")
-        scores = (snip_scores(params, state, apply_fn, x, y) if method == "snip"
-                  else grasp_scores(params, state, apply_fn, x, y, temperature=temperature))
+        scores = (snip_scores(params, state, apply_fn, x, y, loss_fn=loss_fn) if method == "snip"
+                  else grasp_scores(params, state, apply_fn, x, y, temperature=temperature,
+                                    loss_fn=loss_fn))
     elif method == "synflow":
         if input_shape is None:
             if x is None:
