@@ -19,25 +19,25 @@ from theory import mi_estimators as mi
 
 # --------------------------------------------------------------------------- presets
 _R1 = {
-    "quick": dict(n=400, d=20, width=64, outputs=10, epochs=40, seeds=2,
+    "quick": dict(n=200, d=20, width=64, outputs=10, epochs=150, seeds=2,
                   sparsities=(0.9, 0.95), imp_levels=(0.5, 0.8, 0.9, 0.95)),
     "full": dict(n=2000, d=50, width=200, outputs=10, epochs=60, seeds=3,
                  sparsities=(0.9, 0.95, 0.98), imp_levels=(0.5, 0.8, 0.9, 0.95, 0.98)),
 }
 _R2 = {
-    "quick": dict(n=400, d=20, width=64, outputs=1, epochs=40, seeds=2,
+    "quick": dict(n=200, d=20, width=64, outputs=1, epochs=150, seeds=2,
                   sparsities=(0.9,), imp_levels=(0.5, 0.8, 0.9)),
     "full": dict(n=2000, d=50, width=200, outputs=1, epochs=60, seeds=3,
                  sparsities=(0.9,), imp_levels=(0.5, 0.8, 0.9)),
 }
 _INFO = {
-    "quick": dict(n=200, d=20, width=32, classes=10, epochs=15, datasets=50, density=0.1,
+    "quick": dict(n=128, d=20, width=32, classes=10, epochs=60, datasets=50, density=0.1,
                   imp_levels=(0.5, 0.8, 0.9), prune_examples=100),
     "full": dict(n=500, d=20, width=64, classes=10, epochs=40, datasets=50, density=0.1,
                  imp_levels=(0.5, 0.8, 0.9), prune_examples=100),
 }
 _R4 = {
-    "quick": dict(n=100, d=30, widths=(4, 8, 16, 32, 64), epochs=300, seeds=2, eps=0.5,
+    "quick": dict(n=128, d=30, widths=(16, 32, 64, 128), epochs=1000, seeds=2, eps=0.5,
                   random_points=2000, pgd_radius=0.1),
     "full": dict(n=200, d=50, widths=(8, 16, 32, 64, 128, 256, 512), epochs=1000, seeds=3,
                  eps=0.5, random_points=10_000, pgd_radius=0.1),

@@ -109,6 +109,8 @@ def train_many(params, masks, x, y, keys, *, task: str, epochs: int, batch_size:
     """:func:`train_one` vmapped over the leading axis of every argument."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; allowed: {', '.join(TASKS)}")
+    if x.shape[1] < batch_size:
+        raise ValueError(f"batch_size {batch_size} exceeds the {x.shape[1]} training examples")
     if target_mse is not None and task != "regression":
         raise ValueError("target_mse applies to the regression task only")
     run = functools.partial(train_one, task=task, epochs=epochs, batch_size=batch_size,

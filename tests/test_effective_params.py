@@ -137,3 +137,19 @@ def test_mi_decoupling_bound_on_random_joints():
     assert ep.mi_decoupling_bound(0.0, 1.0) == math.inf
     with pytest.raises(ValueError, match="q_event"):
         ep.mi_decoupling_bound(0.1, 1.5)
+
+
+def test_sympy_derivation_of_the_constants_holds():
+    import sympy as sp
+
+    from theory.derivations import effective_params as derivation
+    from theory.derivations.identity import Identity
+
+    identities = derivation.derive()
+    assert len(identities) == 5
+    assert all(identity.check()[0] for identity in identities)
+    # the same check rejects a wrong constant (2^8 instead of 2^9 in Version A)
+    eps, n, d, s, logN = sp.symbols("epsilon n d s logN", positive=True)
+    wrong_L = eps / 2 ** 8 * sp.sqrt(n * d / (s * logN))
+    wrong = Identity("wrong", "", s * logN - eps ** 2 * n * d / (8 ** 6 * wrong_L ** 2))
+    assert not wrong.check()[0]
