@@ -87,10 +87,14 @@ def scores_to_mask(scores, params, density: float, *, scope: str = "global", wit
 
     ``within``: an existing mask; weights it prunes stay pruned and ``density`` still refers
     to the full count P (as in IMP and iterative SynFlow), so it must not exceed the
-    density of ``within``. Jit- and vmap-compatible (``density`` and ``scope`` static).
+    density of ``within``. Compiled once per shape, density and scope.
     """
-    density = _check_density(density)
-    _check_scope(scope)
+    return _scores_to_mask(scores, params, _check_density(density), scope=_check_scope(scope),
+                           within=within)
+
+
+@functools.partial(jax.jit, static_argnames=("density", "scope"))
+def _scores_to_mask(scores, params, density: float, *, scope: str = "global", within=None):
     flags = prunable_leaves(params)
     leaves, treedef = jax.tree_util.tree_flatten(scores)
     flag_leaves = treedef.flatten_up_to(flags)
@@ -257,6 +261,12 @@ def _synflow_rounds(params, state, counts, *, apply_fn, input_shape, scope):
 
 
 # --------------------------------------------------------------------------- dispatcher
+_jit_magnitude = jax.jit(magnitude_scores)
+_jit_random = jax.jit(random_scores)
+_jit_snip = jax.jit(snip_scores, static_argnums=(2,), static_argnames=("loss_fn",))
+_jit_grasp = jax.jit(grasp_scores, static_argnums=(2,), static_argnames=("loss_fn", "temperature"))
+
+
 def prune_at_init(method: str, params, state, apply_fn: ApplyFn, density: float, *,
                   x=None, y=None, key=None, input_shape=None, scope: str = "global",
                   rounds: int = 100, temperature: float = 200.0, loss_fn=cross_entropy):
@@ -270,17 +280,19 @@ def prune_at_init(method: str, params, state, apply_fn: ApplyFn, density: float,
     density = _check_density(density)
     _check_scope(scope)
     if method == "magnitude":
-        scores = magnitude_scores(params)
+        scores = _jit_magnitude(params)
     elif method == "random":
         if key is None:
             raise ValueError("method 'random' needs a PRNG key (key=...)")
-        scores = random_scores(params, key=key)
+        scores = _jit_random(params, key=key)
     elif method in ("snip", "grasp"):
         if x is None or y is None:
             raise ValueError(f"method {method!r} needs a pruning batch (x=..., y=...)")
-        scores = (snip_scores(params, state, apply_fn, x, y, loss_fn=loss_fn) if method == "snip"
-                  else grasp_scores(params, state, apply_fn, x, y, temperature=temperature,
-                                    loss_fn=loss_fn))
+        if not temperature > 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
+        scores = (_jit_snip(params, state, apply_fn, x, y, loss_fn=loss_fn) if method == "snip"
+                  else _jit_grasp(params, state, apply_fn, x, y, temperature=temperature,
+                                  loss_fn=loss_fn))
     elif method == "synflow":
         if input_shape is None:
             if x is None:

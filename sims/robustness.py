@@ -19,26 +19,26 @@ from theory import mi_estimators as mi
 
 # --------------------------------------------------------------------------- presets
 _R1 = {
-    "quick": dict(n=200, d=20, width=64, outputs=10, epochs=150, seeds=2,
-                  sparsities=(0.9, 0.95), imp_levels=(0.5, 0.8, 0.9, 0.95)),
+    "quick": dict(n=128, d=10, width=32, outputs=10, epochs=200, seeds=2,
+                  sparsities=(0.9,), imp_levels=(0.6, 0.9)),
     "full": dict(n=2000, d=50, width=200, outputs=10, epochs=60, seeds=3,
                  sparsities=(0.9, 0.95, 0.98), imp_levels=(0.5, 0.8, 0.9, 0.95, 0.98)),
 }
 _R2 = {
-    "quick": dict(n=200, d=20, width=64, outputs=1, epochs=150, seeds=2,
-                  sparsities=(0.9,), imp_levels=(0.5, 0.8, 0.9)),
+    "quick": dict(n=128, d=10, width=32, outputs=1, epochs=300, seeds=2,
+                  sparsities=(0.9,), imp_levels=(0.6, 0.9)),
     "full": dict(n=2000, d=50, width=200, outputs=1, epochs=60, seeds=3,
                  sparsities=(0.9,), imp_levels=(0.5, 0.8, 0.9)),
 }
 _INFO = {
-    "quick": dict(n=128, d=20, width=32, classes=10, epochs=60, datasets=50, density=0.1,
-                  imp_levels=(0.5, 0.8, 0.9), prune_examples=100),
+    "quick": dict(n=64, d=10, width=16, classes=10, epochs=30, datasets=50, density=0.1,
+                  imp_levels=(0.6, 0.9), prune_examples=64),
     "full": dict(n=500, d=20, width=64, classes=10, epochs=40, datasets=50, density=0.1,
                  imp_levels=(0.5, 0.8, 0.9), prune_examples=100),
 }
 _R4 = {
-    "quick": dict(n=128, d=30, widths=(16, 32, 64, 128), epochs=1000, seeds=2, eps=0.5,
-                  random_points=2000, pgd_radius=0.1),
+    "quick": dict(n=64, d=40, widths=(8, 16, 32, 64), epochs=600, seeds=2, eps=0.3,
+                  random_points=1000, pgd_radius=0.1),
     "full": dict(n=200, d=50, widths=(8, 16, 32, 64, 128, 256, 512), epochs=1000, seeds=3,
                  eps=0.5, random_points=10_000, pgd_radius=0.1),
 }
@@ -62,7 +62,8 @@ def _plt():
 def _r1(seed: int, preset: str):
     from sims import robustness_experiments as rx
 
-    setup = rx.PruningSetup(task="classification", prune_examples=100, **_R1[preset])
+    setup = rx.PruningSetup(task="classification", prune_examples=min(100, _R1[preset]["n"]),
+                            **_R1[preset])
     return setup, rx.run_pruning_comparison(setup, seed)
 
 
@@ -70,7 +71,8 @@ def _r1(seed: int, preset: str):
 def _r2(seed: int, preset: str):
     from sims import robustness_experiments as rx
 
-    setup = rx.PruningSetup(task="regression", prune_examples=100, flip=0.2, **_R2[preset])
+    setup = rx.PruningSetup(task="regression", prune_examples=min(100, _R2[preset]["n"]), flip=0.2,
+                            **_R2[preset])
     return setup, rx.run_pruning_comparison(setup, seed)
 
 

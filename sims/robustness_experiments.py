@@ -31,12 +31,14 @@ def gaussian_inputs(key, n: int, d: int):
     return jax.random.normal(key, (n, d), jnp.float32) / jnp.sqrt(d)
 
 
+@functools.partial(jax.jit, static_argnames=("n", "d", "classes"))
 def random_label_data(key, n: int, d: int, classes: int):
     """R1: Gaussian inputs with labels uniform on {0..classes-1} (pure noise)."""
     kx, ky = jax.random.split(key)
     return gaussian_inputs(kx, n, d), jax.random.randint(ky, (n,), 0, classes)
 
 
+@functools.partial(jax.jit, static_argnames=("n", "d", "flip"))
 def noisy_teacher_data(key, n: int, d: int, flip: float):
     """R2: y = sign(<a, x>) flipped with prob. η; g(x) = (1 - 2η) sign(<a, x>), z = y - g(x).
 

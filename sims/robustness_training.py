@@ -19,6 +19,7 @@ import optax
 from lottery_core import pai
 
 
+@functools.partial(jax.jit, static_argnames=("sizes",))
 def init_mlp(key, sizes: tuple[int, ...]):
     """PyTorch-default init: kernel and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), float32."""
     params = {}
