@@ -42,6 +42,12 @@ _R4 = {
     "full": dict(n=200, d=50, widths=(8, 16, 32, 64, 128, 256, 512), epochs=1000, seeds=3,
                  eps=0.5, random_points=10_000, pgd_radius=0.1),
 }
+_R3 = {
+    "quick": dict(n=128, d=784, width=32, outputs=10, epochs=30, seeds=2,
+                  sparsities=(0.9,), imp_levels=(0.6, 0.9), fractions=(1.0,)),
+    "full": dict(n=1000, d=784, width=200, outputs=10, epochs=30, seeds=2,
+                 sparsities=(0.9,), imp_levels=(0.5, 0.8, 0.9), fractions=(0.2, 0.4, 1.0)),
+}
 METHOD_LABELS = {"imp": "IMP", "magnitude_after": "magnitude-after (rewind)",
                  "magnitude_after_finetune": "magnitude-after (fine-tune)", "snip": "SNIP",
                  "grasp": "GraSP", "synflow": "SynFlow", "random": "random",
@@ -458,3 +464,81 @@ def worst_case_inflation(ctx: ClaimContext) -> Outcome:
                  "max_abs_error_vs_math.comb": exact_err,
                  "lenet300_density_0.1_log_C_over_s": ep.log_binomial(266200, 26620) / 26620,
                  "lenet300_density_0.01_log_C_over_s": ep.log_binomial(266200, 2662) / 2662})
+
+
+# --------------------------------------------------------------------------- R3 (MNIST)
+@claim("robustness.mnist_noise_memorization",
+       source="Kumar, Luo & Sellke 2024, Fig. 1(b) setup (Fashion-MNIST there; MNIST here) [P]; "
+              "recipe R3 and pass rule spec §7, §8.5 [R]",
+       statement="MLP 784-200-200-10 on 1000 MNIST images with 20%, 40% or 100% randomized labels, "
+                 "90% sparsity: the fraction of corrupted labels memorized is higher for IMP than "
+                 "for the best PaI method by > 2 pooled seed std at >= 2 of the 3 noise levels.")
+def mnist_noise_memorization(ctx: ClaimContext) -> Outcome:
+    import dataclasses
+
+    from sims import robustness_experiments as rx
+    from sims import robustness_mnist as mn
+
+    preset = dict(_R3[ctx.preset])
+    fractions = preset.pop("fractions")
+    setup = rx.PruningSetup(task="classification_predictions", prune_examples=100 if ctx.full
+                            else 64, **preset)
+    sparsity = setup.sparsities[-1]
+    table, wins, memorized = {}, 0, {}
+    for fraction in fractions:
+        def make_data(key, fraction=fraction):
+            x, y, corrupted = mn.noisy_mnist_subset(key, setup.n, fraction)
+            return {"x": x, "y": y, "corrupted": corrupted}
+
+        result = rx.run_pruning_comparison(setup, ctx.seed, make_data=make_data)
+        corrupted = np.stack([np.asarray(d["corrupted"]) for d in result["data"]])     # (S, n)
+        labels = np.stack([np.asarray(d["y"]) for d in result["data"]])
+
+        def noise_fit(rec):
+            pred = np.asarray(rec["predictions"])[:, -1, :]                            # (S, n)
+            return np.array([np.mean(pred[s][corrupted[s]] == labels[s][corrupted[s]])
+                             for s in range(pred.shape[0])])
+
+        row = {m: noise_fit(result["records"][m][sparsity]) for m in rx.ALL_METHODS}
+        row["dense"] = noise_fit(result["dense"])
+        stats = {m: _summaries(v) for m, v in row.items()}
+        best_pai = max(rx.PAI_METHODS, key=lambda m: stats[m][0])
+        gap = stats["imp"][0] - stats[best_pai][0]
+        pooled = math.sqrt((stats["imp"][1] ** 2 + stats[best_pai][1] ** 2) / 2)
+        wins += gap > 2 * pooled
+        memorized[fraction] = stats
+        table[str(fraction)] = {"memorized_mean_std": stats, "best_pai": best_pai, "imp_gap": gap,
+                                "pooled_std": pooled, "imp_gap_passes": gap > 2 * pooled,
+                                "corrupted_per_seed": corrupted.sum(axis=1).tolist()}
+    needed = min(2, len(fractions))
+    _plot_mnist(ctx, setup, memorized, sparsity)
+    return Outcome(
+        predicted=float(needed), observed=float(wins), tolerance=0.0, passed=wins >= needed,
+        comparison=f"number of noise levels where IMP - best PaI > 2 pooled std >= {needed}",
+        figure="robustness_mnist.png",
+        details={"setup": dataclasses.asdict(setup), "fractions": list(fractions),
+                 "sparsity": sparsity, "seed": ctx.seed, "table": table,
+                 "data": str(mn.mnist_dir())})
+
+
+def _plot_mnist(ctx, setup, memorized, sparsity):
+    from sims import robustness_experiments as rx
+
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    methods = ("dense",) + rx.ALL_METHODS
+    width = 0.8 / len(memorized)
+    for j, (fraction, stats) in enumerate(memorized.items()):
+        xs = np.arange(len(methods)) + j * width
+        ax.bar(xs, [stats[m][0] for m in methods], width, yerr=[stats[m][1] for m in methods],
+               capsize=2, label=f"{int(fraction * 100)}% random labels")
+    ax.set_xticks(np.arange(len(methods)) + 0.4 - width / 2)
+    ax.set_xticklabels(["dense"] + [METHOD_LABELS[m] for m in rx.ALL_METHODS], rotation=30,
+                       ha="right", fontsize=7)
+    ax.set_ylabel("corrupted labels memorized")
+    ax.set_title(f"R3 MNIST: n={setup.n}, MLP {setup.width}-{setup.width}, {int(sparsity * 100)}% "
+                 f"sparsity (dense at 0%), {setup.seeds} seeds", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(ctx.figure_path("robustness_mnist.png"), dpi=90)
+    plt.close(fig)

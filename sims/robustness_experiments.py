@@ -61,7 +61,7 @@ def regression_loss(outputs, targets):
 
 def pai_mask(method, params, x_prune, y_prune, density, key, task):
     """One PaI mask (global scope) at ``density``; SynFlow with 100 rounds."""
-    loss_fn = pai.cross_entropy if task == "classification" else regression_loss
+    loss_fn = pai.cross_entropy if task.startswith("classification") else regression_loss
     return pai.prune_at_init(method, params, {}, rt.mlp_apply, density, x=x_prune, y=y_prune,
                              key=key, loss_fn=loss_fn, rounds=100)
 
@@ -93,13 +93,14 @@ class PruningSetup:
     flip: float = 0.2                   # R2 label-flip probability
 
 
-def run_pruning_comparison(setup: PruningSetup, seed: int):
+def run_pruning_comparison(setup: PruningSetup, seed: int, make_data=None):
     """Train every method's subnetwork at every sparsity, for ``setup.seeds`` seeds.
 
     Returns a dict with ``records[method][sparsity]`` stacked over seeds (per-epoch records
     of the trainer), the dense run's records, and the data of each seed (for R2).
     Per seed: one W0, one data set, one minibatch order shared by every run, so that at
-    sparsity 0 all methods are the same run.
+    sparsity 0 all methods are the same run. ``make_data(key) -> dict`` (with "x", "y")
+    replaces the synthetic data of ``setup.task`` (R3 uses it for MNIST).
     """
     sizes = (setup.d, setup.width, setup.width, setup.outputs)
     base = jax.random.PRNGKey(seed)
@@ -108,7 +109,9 @@ def run_pruning_comparison(setup: PruningSetup, seed: int):
     for k in seed_keys:
         k_init, k_data, k_order, k_prune = jax.random.split(k, 4)
         params0.append(rt.init_mlp(k_init, sizes))
-        if setup.task == "classification":
+        if make_data is not None:
+            data.append(make_data(k_data))
+        elif setup.task == "classification":
             x, y = random_label_data(k_data, setup.n, setup.d, setup.outputs)
             data.append({"x": x, "y": y})
         else:

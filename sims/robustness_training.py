@@ -53,12 +53,17 @@ def _record_accuracy(outputs, targets):
     return {"accuracy": jnp.mean(jnp.argmax(outputs, -1) == targets)}
 
 
+def _record_predictions(outputs, targets):
+    return {"predictions": jnp.argmax(outputs, -1).astype(jnp.int32)}
+
+
 def _record_outputs(outputs, targets):
     return {"outputs": outputs[..., 0]}
 
 
 TASKS: dict[str, tuple[Callable, Callable]] = {
     "classification": (pai.cross_entropy, _record_accuracy),
+    "classification_predictions": (pai.cross_entropy, _record_predictions),
     "regression": (mse_loss, _record_outputs),
 }
 
