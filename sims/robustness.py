@@ -1,5 +1,6 @@
 """Claims of "No Free Prune" (Kumar, Luo & Sellke, ICML 2024) and the law of robustness
-(Bubeck & Sellke 2021) behind it: spec ``nofreeprune.md`` §8, claims 1-8.
+(Bubeck & Sellke 2021) behind it: spec ``nofreeprune.md`` §8, claims 1-8, and the
+real-data recipe R3 on MNIST (``robustness.mnist_noise_memorization``).
 
 Labels: [P] the paper's text, [S] secondary summaries, [BS] Bubeck-Sellke (exact),
 [R] derived for the spec (not a quote of the paper). The experiment sizes are our defaults

@@ -17,8 +17,9 @@ _DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
 
 def mnist_dir() -> Path:
-    """``$LOTTERY_DATA/mnist`` if set, else ``../shared/data/mnist`` beside the repository."""
-    root = os.environ.get("LOTTERY_DATA")
+    """``$LOTTERY_DATA/mnist`` (or ``$LOTTERY_SHARED_DATA/mnist``) if set, else
+    ``../shared/data/mnist`` beside the repository."""
+    root = os.environ.get("LOTTERY_DATA") or os.environ.get("LOTTERY_SHARED_DATA")
     return Path(root) / "mnist" if root else _DEFAULT_DIR
 
 

@@ -16,12 +16,12 @@ from sims import robustness_experiments as rx
 from sims import robustness_training as rt
 
 CLAIMS = ("capacity_ordering", "data_independent_masks", "entropy_cap", "lipschitz_scaling",
-          "mi_decoupling_lemma", "noise_correlation_implication", "noise_correlation_ordering",
-          "worst_case_inflation")
+          "mi_decoupling_lemma", "mnist_noise_memorization", "noise_correlation_implication",
+          "noise_correlation_ordering", "worst_case_inflation")
 
 
 @pytest.fixture(scope="module")
-def quick_report(tmp_path_factory):
+def quick_report(tmp_path_factory, shared_data):
     out = tmp_path_factory.mktemp("robustness")
     code = cli.main(["verify", "robustness", "--preset", "quick", "--out", str(out),
                      "--no-progress"])
@@ -41,7 +41,8 @@ def test_quick_preset_runs_every_claim(quick_report):
         assert records[name]["passed"], (name, records[name]["details"])
     assert records["noise_correlation_implication"]["details"]["eligible"] > 0
     assert records["mi_decoupling_lemma"]["details"]["events_with_bound_below_1"] > 0
-    for name in ("capacity_ordering", "noise_correlation_ordering", "lipschitz_scaling"):
+    for name in ("capacity_ordering", "noise_correlation_ordering", "lipschitz_scaling",
+                 "mnist_noise_memorization"):
         assert (out / records[name]["figure"]).stat().st_size > 0
 
 
@@ -135,3 +136,24 @@ def test_toy_joint_is_exact_and_bounded():
     assert info == pytest.approx(entropy, abs=1e-12)      # deterministic pipeline: I = H(m)
     assert 0 < info <= math.log(math.comb(6, 3))
     assert all(sum(m) == 3 for m in masks)
+
+
+def test_mnist_reader_and_label_noise(shared_data, tmp_path):
+    from sims import robustness_mnist as mn
+
+    labels = mn.read_idx(shared_data / "mnist" / "train-labels-idx1-ubyte.gz")
+    assert labels.shape == (60000,) and set(np.unique(labels)) == set(range(10))
+    images, _ = mn.load_mnist_train()
+    assert images.shape == (60000, 784) and 0.0 <= images.min() and images.max() == 1.0
+    key = jax.random.PRNGKey(0)
+    x, y, corrupted = mn.noisy_mnist_subset(key, 500, 0.0)
+    assert not bool(corrupted.any())
+    x1, y1, corrupted1 = mn.noisy_mnist_subset(key, 500, 1.0)
+    np.testing.assert_array_equal(x, x1)                       # same images, only labels change
+    assert bool(corrupted1.all()) and 0.8 < float(jnp.mean(y1 != y)) < 0.95   # ~9/10 differ
+    bad = tmp_path / "bad.idx"
+    bad.write_bytes(b"\x00\x00\x0d\x01\x00\x00\x00\x02ab")
+    with pytest.raises(ValueError, match="unsigned-byte IDX"):
+        mn.read_idx(bad)
+    with pytest.raises(ValueError, match="fraction"):
+        mn.noisy_mnist_subset(key, 10, 1.5)
