@@ -1,17 +1,17 @@
-"""MNIST with randomized labels for recipe R3 (spec nofreeprune.md §7): a small private
-IDX reader. On merge this reader belongs in ``lottery_core/data.py`` (engine)."""
+"""MNIST with randomized labels for recipe R3 (spec nofreeprune.md §7), read with the
+engine's loader (:mod:`lottery_core.data`)."""
 
 from __future__ import annotations
 
 import functools
-import gzip
 import os
-import struct
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from lottery_core.data import load_mnist_arrays
 
 _DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
@@ -23,32 +23,12 @@ def mnist_dir() -> Path:
     return Path(root) / "mnist" if root else _DEFAULT_DIR
 
 
-def read_idx(path: Path) -> np.ndarray:
-    """Read a (gzipped) IDX file of unsigned bytes: magic 0x0000 08 <ndim>, then big-endian
-    uint32 dimensions, then the data."""
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as handle:
-        raw = handle.read()
-    zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
-    if zero != 0 or dtype_code != 0x08:
-        raise ValueError(f"{path} is not an unsigned-byte IDX file (magic {raw[:4].hex()})")
-    shape = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
-    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-    if data.size != int(np.prod(shape)):
-        raise ValueError(f"{path}: header says {shape}, file holds {data.size} values")
-    return data.reshape(shape)
-
-
 @functools.lru_cache(maxsize=1)
 def load_mnist_train() -> tuple[np.ndarray, np.ndarray]:
-    """The 60 000 training images as float32 in [0, 1], flattened to 784, and their labels."""
-    folder = mnist_dir()
-    images = folder / "train-images-idx3-ubyte.gz"
-    labels = folder / "train-labels-idx1-ubyte.gz"
-    if not images.exists() or not labels.exists():
-        raise FileNotFoundError(f"MNIST training files not found in {folder} (set LOTTERY_DATA)")
-    x = read_idx(images).reshape(-1, 784).astype(np.float32) / 255.0
-    return x, read_idx(labels).astype(np.int32)
+    """The 60 000 training images as float32 in [0, 1], flattened to 784, and their labels
+    (read by :func:`lottery_core.data.load_mnist_arrays`)."""
+    x, y, _, _ = load_mnist_arrays(mnist_dir())
+    return x.reshape(-1, 784).astype(np.float32) / 255.0, y.astype(np.int32)
 
 
 def noisy_mnist_subset(key, n: int, fraction: float):

@@ -141,7 +141,9 @@ def test_toy_joint_is_exact_and_bounded():
 def test_mnist_reader_and_label_noise(shared_data, tmp_path):
     from sims import robustness_mnist as mn
 
-    labels = mn.read_idx(shared_data / "mnist" / "train-labels-idx1-ubyte.gz")
+    from lottery_core.data import read_idx
+
+    labels = read_idx(shared_data / "mnist" / "train-labels-idx1-ubyte.gz")
     assert labels.shape == (60000,) and set(np.unique(labels)) == set(range(10))
     images, _ = mn.load_mnist_train()
     assert images.shape == (60000, 784) and 0.0 <= images.min() and images.max() == 1.0
@@ -154,6 +156,6 @@ def test_mnist_reader_and_label_noise(shared_data, tmp_path):
     bad = tmp_path / "bad.idx"
     bad.write_bytes(b"\x00\x00\x0d\x01\x00\x00\x00\x02ab")
     with pytest.raises(ValueError, match="unsigned-byte IDX"):
-        mn.read_idx(bad)
+        read_idx(bad)
     with pytest.raises(ValueError, match="fraction"):
         mn.noisy_mnist_subset(key, 10, 1.5)
