@@ -53,10 +53,12 @@ def plot_curves(curves: dict[str, dict], path: Path, *, title: str, ylabel: str,
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for label, curve in curves.items():
+    colors = plt.get_cmap("tab20" if len(curves) > 10 else "tab10").colors
+    for index, (label, curve) in enumerate(curves.items()):
         x = np.asarray(curve["remaining"])
         mean, std = np.asarray(curve["mean"]), np.asarray(curve["std"])
-        line, = ax.plot(x, mean, marker="o", ms=3, label=label)
+        line, = ax.plot(x, mean, marker="o", ms=3, label=label, color=colors[index % len(colors)],
+                        ls=("-", "--")[index // len(colors) % 2])
         ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2)
     if chance is not None:
         ax.axhline(chance, color="grey", ls=":", lw=1, label="chance")
@@ -69,6 +71,6 @@ def plot_curves(curves: dict[str, dict], path: Path, *, title: str, ylabel: str,
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
