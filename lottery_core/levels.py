@@ -301,7 +301,7 @@ class Runner:
 
     def initial(self, seed: int):
         """θ_0 and the initial model state of ``seed`` (saved once as ``init.npz``)."""
-        params, state = self.model.init(jax.random.PRNGKey(seed))
+        params, state = jax.jit(self.model.init)(jax.random.PRNGKey(seed))
         path = self.seed_dir(seed) / "init.npz"
         if not path.exists():
             save_tree(path, {"params": params, "model_state": state})
@@ -535,8 +535,8 @@ class Runner:
                 None if prev_params is None
                 else sign_flip_report(params, prev_params, mask, self.paths)),
             "first_step": first, "steps": n_steps,
-            "learning_rate_first": float(self.trainer.learning_rate(first)),
-            "learning_rate_last": float(self.trainer.learning_rate(first + n_steps - 1)),
+            "learning_rate_first": float(self.trainer._learning_rate(first)),
+            "learning_rate_last": float(self.trainer._learning_rate(first + n_steps - 1)),
             "seconds": record["seconds"], "wall_seconds_this_process": wall,
             "seed_parallel": self.seed_parallel, "history": history,
         }

@@ -59,6 +59,13 @@ def validate(c) -> None:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or value < low):
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if c.allocation == "global":
+        for name in ("prune_fraction_conv", "prune_fraction_output"):
+            value = getattr(c, name)
+            if value is not None and value != c.prune_fraction:
+                raise ValueError(f"global allocation prunes one fraction of all layers: "
+                                 f"{name} = {value} differs from prune_fraction = "
+                                 f"{c.prune_fraction} (unset it or use allocation layerwise)")
     if c.optimizer_state not in (None,) + OPTIMIZER_STATES:
         raise ValueError(f"optimizer_state must be one of {', '.join(OPTIMIZER_STATES)}, "
                          f"got {c.optimizer_state!r}")

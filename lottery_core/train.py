@@ -152,6 +152,9 @@ class Trainer:
         if self.step_loop not in ("scan", "python"):
             raise ValueError(f"step_loop must be scan or python, got {self.step_loop!r}")
         self.trace_count = 0
+        self._masked_start = jax.jit(lambda p, s: (lambda q: (q, self.optimizer.init(q)))(
+            self.param_transform(p, s)))
+        self._learning_rate = jax.jit(self.learning_rate) if self.schedule is not None else None
         self.evaluate = jax.jit(self._evaluate)
         self.evaluate_seeds = jax.jit(jax.vmap(self._evaluate, in_axes=(0, 0, None, None)))
         if self.step_loop == "scan":
@@ -163,6 +166,12 @@ class Trainer:
             self.run_steps = lambda s, x, y, idx: self._python_loop(one, s, x, y, idx, 0)
             self.run_steps_seeds = lambda s, x, y, idx: self._python_loop(one_seeds, s, x, y,
                                                                            idx, 1)
+            batch = jax.jit(self._evaluate_batch)
+            batch_seeds = jax.jit(jax.vmap(self._evaluate_batch, in_axes=(0, 0, None, None,
+                                                                          None)))
+            self.evaluate = lambda p, s, x, y: self._python_evaluate(batch, p, s, x, y)
+            self.evaluate_seeds = lambda p, s, x, y: self._python_evaluate(batch_seeds, p, s,
+                                                                           x, y)
 
     @staticmethod
     def _python_loop(one_step, state, x, y, batch_indices, axis):
@@ -181,8 +190,8 @@ class Trainer:
         rng = jax.random.PRNGKey(0) if rng is None else rng
         state = TrainState(params, model_state, None, mask, jnp.asarray(step, jnp.int32), rng,
                            aux)
-        params = self.param_transform(params, state)   # default: params ⊙ mask
-        return state._replace(params=params, opt_state=self.optimizer.init(params))
+        params, opt_state = self._masked_start(params, state)   # default: params ⊙ mask
+        return state._replace(params=params, opt_state=opt_state)
 
     def learning_rate(self, step):
         step = step if self.last_step is None else jnp.minimum(step, self.last_step)
@@ -214,6 +223,29 @@ class Trainer:
 
         state, losses = jax.lax.scan(body, state, batch_indices)
         return state, losses
+
+    def _evaluate_batch(self, params, model_state, xb, yb, wb):
+        logits, _ = self.apply_fn(params, model_state, xb, False)
+        ce = optax.softmax_cross_entropy_with_integer_labels(logits, yb)
+        correct = (jnp.argmax(logits, -1) == yb).astype(jnp.float32)
+        return jnp.sum(ce * wb, -1), jnp.sum(correct * wb, -1)
+
+    def _python_evaluate(self, batch_fn, params, model_state, x, y):
+        """``evaluate`` as a loop of compiled single-batch calls (step_loop "python")."""
+        n = x.shape[0]
+        b = min(self.eval_batch_size, n)
+        loss_sum, correct_sum = 0.0, 0.0
+        for start in range(0, n, b):
+            xb, yb = x[start:start + b], y[start:start + b]
+            pad = b - xb.shape[0]
+            weight = jnp.concatenate([jnp.ones(xb.shape[0], jnp.float32),
+                                      jnp.zeros(pad, jnp.float32)])
+            if pad:
+                xb = jnp.concatenate([xb, jnp.zeros((pad,) + x.shape[1:], x.dtype)])
+                yb = jnp.concatenate([yb, jnp.zeros((pad,), y.dtype)])
+            loss, correct = batch_fn(params, model_state, xb, yb, weight)
+            loss_sum, correct_sum = loss_sum + loss, correct_sum + correct
+        return loss_sum / n, correct_sum / n
 
     def _evaluate(self, params, model_state, x, y):
         n = x.shape[0]
