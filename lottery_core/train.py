@@ -161,8 +161,8 @@ class Trainer:
             self.run_steps = jax.jit(self._run_steps)
             self.run_steps_seeds = jax.jit(jax.vmap(self._run_steps, in_axes=(0, None, None, 0)))
         else:
-            one = jax.jit(self._run_steps)
-            one_seeds = jax.jit(jax.vmap(self._run_steps, in_axes=(0, None, None, 0)))
+            one = jax.jit(self._single_step)
+            one_seeds = jax.jit(jax.vmap(self._single_step, in_axes=(0, None, None, 0)))
             self.run_steps = lambda s, x, y, idx: self._python_loop(one, s, x, y, idx, 0)
             self.run_steps_seeds = lambda s, x, y, idx: self._python_loop(one_seeds, s, x, y,
                                                                            idx, 1)
@@ -212,17 +212,23 @@ class Trainer:
         return state._replace(params=params, model_state=model_state, opt_state=opt_state,
                               step=state.step + 1), loss
 
+    def _batch_step(self, state: TrainState, x, y, indices):
+        xb, yb = x[indices], y[indices]
+        if self.augment is not None:
+            xb = self.augment(jax.random.fold_in(state.rng, state.step), xb)
+        return self._step(state, xb, yb)
+
     def _run_steps(self, state: TrainState, x, y, batch_indices):
         self.trace_count += 1          # runs only while tracing: counts compilations
-
-        def body(state, indices):
-            xb, yb = x[indices], y[indices]
-            if self.augment is not None:
-                xb = self.augment(jax.random.fold_in(state.rng, state.step), xb)
-            return self._step(state, xb, yb)
-
-        state, losses = jax.lax.scan(body, state, batch_indices)
+        state, losses = jax.lax.scan(lambda s, i: self._batch_step(s, x, y, i), state,
+                                     batch_indices)
         return state, losses
+
+    def _single_step(self, state: TrainState, x, y, batch_indices):
+        """One step without a loop construct (``batch_indices`` has one row)."""
+        self.trace_count += 1
+        state, loss = self._batch_step(state, x, y, batch_indices[0])
+        return state, loss[None]
 
     def _evaluate_batch(self, params, model_state, xb, yb, wb):
         logits, _ = self.apply_fn(params, model_state, xb, False)
