@@ -170,6 +170,8 @@ def sign_perturbation_transform(probability: float, every: int, steps_per_epoch:
 
     def transform(params, state):
         params = apply_mask(params, state.mask)
+        if state.opt_state is None:       # Trainer.init_state, not a training step
+            return params
         next_step = state.step + 1
         key = jax.random.fold_in(jax.random.fold_in(state.rng, 0x5167), next_step)
         flipped = perturb_signs(key, params, state.mask, probability, paths)

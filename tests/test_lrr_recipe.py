@@ -105,6 +105,8 @@ def test_perturbation_epochs_and_the_trainer_hook():
     trainer = Trainer(apply, make_optimizer("sgd"), schedule=make_schedule("constant", 1e-12, 4),
                       param_transform=lrr_recipe.sign_perturbation_transform(1.0, 1, 2,
                                                                              ["dense/kernel"]))
+    state = trainer.init_state(params, {}, mask, step=1)   # init is not a step: no flip
+    np.testing.assert_allclose(state.params["dense"]["kernel"], [[1, -2], [0, 0.5]])
     state = trainer.init_state(params, {}, mask)
     x, y = jnp.ones((4, 2)), jnp.zeros(4, jnp.int32)
     state, _ = trainer.run_steps(state, x, y, jnp.zeros((1, 2), jnp.int32))
