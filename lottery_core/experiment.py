@@ -101,6 +101,14 @@ class ExperimentConfig:
     mask1: str = "rewind"             # Zhou et al. mask-1 action (lottery_core.mask_actions)
     mask1_rescale: bool = False       # the *_rescaling variants of the mask-1 actions
     mask0: str = "zero"               # Zhou et al. mask-0 action
+    # The LRR paper's recipe (lottery_core/lrr_recipe.py, spec lrr.md §2.2). None = off, so
+    # these fields leave the hashes of older configs unchanged.
+    final_learning_rate: float | None = None   # cosine ends here (lr_min); None: 0
+    warmup_epochs: int | None = None           # dense warmup before level 0; its end is "init"
+    optimizer_state: str | None = None         # "fresh" (None) or "carry" (see levels.py)
+    input_pipeline: str | None = None          # None: raw [0,1] pixels; "cifar": normalize+crop+flip
+    sign_perturbation: float | None = None     # p: flip signs of a Bernoulli(p) share ...
+    sign_perturbation_every: int | None = None  # ... at the start of epochs e, e mod k = k-1
 
     def resolved(self) -> "ExperimentConfig":
         """Fill ``None`` fields from the model's defaults (then the base defaults)."""
@@ -111,6 +119,8 @@ class ExperimentConfig:
                 values[name] = default
         if self.epochs is not None and self.iterations is None:
             values["iterations"] = None       # the epochs decide
+        if self.iterations is not None and self.epochs is None:
+            values.pop("epochs", None)        # the iterations decide (over a model's epochs)
         if values.get("milestones") is not None:
             values["milestones"] = tuple(values["milestones"])
         resolved = dataclasses.replace(self, **values)
@@ -161,9 +171,10 @@ class ExperimentConfig:
             raise ValueError(f"schedule must be constant, step or cosine, got {c.schedule!r}")
         if not (c.learning_rate > 0 and math.isfinite(c.learning_rate)):
             raise ValueError(f"learning_rate must be positive, got {c.learning_rate}")
-        from lottery_core import deconstruct
+        from lottery_core import deconstruct, lrr_recipe
 
         deconstruct.validate(c)
+        lrr_recipe.validate(c)
 
     def identity(self) -> dict[str, Any]:
         """The hashed fields: resolved values that differ from the dataclass defaults."""
@@ -243,3 +254,6 @@ def collect_results(runs_dir: Path) -> list[dict]:
             record["run"] = config_path.parent.name
             records.append(record)
     return records
+
+
+from lottery_core import cifar_defaults  # noqa: E402,F401  (registers the CIFAR models' defaults)

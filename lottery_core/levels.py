@@ -4,7 +4,9 @@ Level 0 trains the dense network from θ_0 for T steps. Level k ≥ 1 computes i
 previous level (``Method.next_mask``, default: magnitude pruning of the trained weights with
 exact per-layer counts, :mod:`lottery_core.masks`) and starts training from what
 ``Method.start`` returns: the weights, the model state, and the window of the learning-rate
-schedule to run. The optimizer state is always fresh. Built-in methods (lrr.md; Frankle &
+schedule to run, and optionally the optimizer state (``LevelStart.opt_state``; fresh when
+``None``, which is what every method gets unless the config says ``optimizer_state="carry"``,
+see :mod:`lottery_core.lrr_recipe`). Built-in methods (lrr.md; Frankle &
 Carbin 2019; Frankle et al. 2020; Renda et al. 2020):
 
 =============  ============================  ============================================
@@ -38,6 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lottery_core import lrr_recipe
 from lottery_core import masks as masks_lib
 from lottery_core.checkpoint import atomic_write_json, flatten, load_tree, save_tree
 from lottery_core.experiment import (ExperimentConfig, level_directory, open_run_directory)
@@ -64,6 +67,10 @@ class LevelContext:
     fractions: dict[str, float]
     key: Any                    # PRNG key of this seed and level
     run_dir: Path | None = None  # where the run keeps its files (methods may store extras)
+    # optimizer states (only with optimizer_state="carry"; else None = fresh)
+    init_opt_state: Any = None
+    rewind_opt_state: Any = None
+    previous_opt_state: Any = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +79,7 @@ class LevelStart:
     model_state: Any
     first_step: int
     n_steps: int
+    opt_state: Any = None       # None: a fresh optimizer state
 
 
 def magnitude_next_mask(ctx: LevelContext):
@@ -88,20 +96,23 @@ def random_next_mask(ctx: LevelContext):
 
 
 def rewind_to_init(ctx):
-    return LevelStart(ctx.init_params, ctx.init_state, 0, ctx.total_steps)
+    return LevelStart(ctx.init_params, ctx.init_state, 0, ctx.total_steps, ctx.init_opt_state)
 
 
 def rewind_to_step_k(ctx):
     k = ctx.config.rewind_step
-    return LevelStart(ctx.rewind_params, ctx.rewind_state, k, ctx.total_steps - k)
+    return LevelStart(ctx.rewind_params, ctx.rewind_state, k, ctx.total_steps - k,
+                      ctx.rewind_opt_state)
 
 
 def learning_rate_rewinding(ctx):
-    return LevelStart(ctx.previous_params, ctx.previous_state, 0, ctx.total_steps)
+    return LevelStart(ctx.previous_params, ctx.previous_state, 0, ctx.total_steps,
+                      ctx.previous_opt_state)
 
 
 def fine_tuning(ctx):
-    return LevelStart(ctx.previous_params, ctx.previous_state, ctx.total_steps, ctx.total_steps)
+    return LevelStart(ctx.previous_params, ctx.previous_state, ctx.total_steps, ctx.total_steps,
+                      ctx.previous_opt_state)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -241,30 +252,43 @@ class Runner:
             raise ValueError(f"rewind_step {self.cfg.rewind_step} must be below the "
                              f"{self.total_steps} steps of a level")
         self.eval_every = self.cfg.eval_every or max(1, self.total_steps // 10)
+        self.steps_per_epoch = per_epoch
+        self.carry_opt = lrr_recipe.carries_optimizer_state(self.cfg)
         self.run_dir = open_run_directory(self.out, self.config)
-        schedule = make_schedule(self.cfg.schedule, self.cfg.learning_rate, self.total_steps,
-                                 warmup_steps=self.cfg.warmup_steps,
-                                 milestones=self.cfg.milestones, gamma=self.cfg.gamma)
+        schedule = lrr_recipe.level_schedule(self.cfg, self.total_steps, per_epoch)
         optimizer = make_optimizer(self.cfg.optimizer, momentum=self.cfg.momentum,
                                    nesterov=self.cfg.nesterov,
                                    weight_decay=self.cfg.weight_decay,
                                    learning_rate=self.cfg.learning_rate)
         hooks = self.method.trainer_kwargs(self.cfg) if self.method.trainer_kwargs else {}
+        params, _ = jax.eval_shape(self.model.init, jax.random.PRNGKey(0))
+        self.paths = masks_lib.prunable_paths(params)
+        recipe = lrr_recipe.recipe_hooks(self.cfg, self.model.apply, self.cfg.dataset,
+                                         data.input_shape, per_epoch, self.paths)
+        if "param_transform" in recipe and "param_transform" in hooks:
+            raise ValueError(f"sign_perturbation cannot be combined with method "
+                             f"{self.method.name!r}, which sets its own param_transform")
+        hooks = {**recipe, **hooks}
+        # XLA:CPU convolutions inside lax.scan are ~25x slower: one compiled step per call
+        has_conv = any(len(leaf.shape) == 4 for leaf in jax.tree_util.tree_leaves(params))
+        step_loop = "python" if has_conv and jax.default_backend() == "cpu" else "scan"
         # one Trainer (and so one set of compiled functions) per training setup per process
         key = (json.dumps(self.cfg.model_options, sort_keys=True), self.cfg.model,
                data.input_shape, data.num_classes, self.cfg.optimizer, self.cfg.learning_rate,
                self.cfg.momentum, self.cfg.nesterov, self.cfg.weight_decay, self.cfg.schedule,
                self.cfg.warmup_steps, self.cfg.milestones, self.cfg.gamma, self.total_steps,
-               self.method.name if hooks else None)
+               self.method.name if self.method.trainer_kwargs else None,
+               self.cfg.final_learning_rate, self.cfg.warmup_epochs, per_epoch,
+               self.cfg.input_pipeline, self.cfg.dataset, self.cfg.sign_perturbation,
+               self.cfg.sign_perturbation_every, step_loop)
         if key not in _TRAINERS:
-            _TRAINERS[key] = Trainer(self.model.apply, optimizer, schedule=schedule,
-                                     last_step=self.total_steps - 1, **hooks)
+            _TRAINERS[key] = Trainer(optimizer=optimizer, schedule=schedule,
+                                     last_step=self.total_steps - 1, step_loop=step_loop,
+                                     **hooks)
         self.trainer = _TRAINERS[key]
         self.x_train, self.y_train = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
         self.eval_sets = {"val": (jnp.asarray(data.x_val), jnp.asarray(data.y_val)),
                           "test": (jnp.asarray(data.x_test), jnp.asarray(data.y_test))}
-        params, _ = jax.eval_shape(self.model.init, jax.random.PRNGKey(0))
-        self.paths = masks_lib.prunable_paths(params)
         self.fractions = masks_lib.layer_fractions(
             params, self.model.num_classes, self.cfg.prune_fraction,
             self.cfg.prune_fraction_conv, self.cfg.prune_fraction_output)
@@ -277,11 +301,62 @@ class Runner:
 
     def initial(self, seed: int):
         """θ_0 and the initial model state of ``seed`` (saved once as ``init.npz``)."""
-        params, state = self.model.init(jax.random.PRNGKey(seed))
+        params, state = jax.jit(self.model.init)(jax.random.PRNGKey(seed))
         path = self.seed_dir(seed) / "init.npz"
         if not path.exists():
             save_tree(path, {"params": params, "model_state": state})
         return _to_numpy(params), _to_numpy(state)
+
+    def starting_point(self, seed: int):
+        """``(params, model_state, opt_state)`` where level 0 starts, the run's "init": θ_0
+        (and ``None``: a fresh optimizer) without warmup; with ``warmup_epochs`` the state
+        after the warmup (saved as ``warmup.npz`` / ``warmup_opt.npz``, computed once)."""
+        if not self.cfg.warmup_epochs:
+            params, state = self.initial(seed)
+            return params, state, None
+        path, opt_path = self.seed_dir(seed) / "warmup.npz", self.seed_dir(seed) / \
+            "warmup_opt.npz"
+        if not (path.exists() and opt_path.exists()):
+            self.run_warmup(seed)
+        tree = load_tree(path)
+        params, state = tree["params"], tree.get("model_state", {})
+        opt = lrr_recipe.load_leaves(opt_path, self.trainer.optimizer.init(params))
+        return params, state, opt
+
+    def run_warmup(self, seed: int) -> None:
+        """Dense warmup of ``warmup_epochs`` epochs from θ_0 at schedule positions
+        ``[-W·steps_per_epoch, 0)`` (the per-epoch linear ramp); writes ``warmup.npz``,
+        ``warmup_opt.npz`` and ``warmup.json`` (losses, accuracies). Not resumable inside:
+        an interrupted warmup restarts (it is W of the run's (levels+1)·E + W epochs)."""
+        t0 = time.time()
+        params, state = self.initial(seed)
+        n = self.cfg.warmup_epochs * self.steps_per_epoch
+        train_state = self.trainer.init_state(
+            params, state, masks_lib.full_mask(params), step=-n,
+            rng=jax.random.fold_in(jax.random.PRNGKey(seed), WARMUP_TAG))
+        history = []
+        for a, b in chunk_bounds(-n, n, self.eval_every):
+            indices = epoch_batches((seed, WARMUP_TAG), len(self.x_train), self.cfg.batch_size,
+                                    a + n, b - a)
+            train_state, losses = self.trainer.run_steps(train_state, self.x_train,
+                                                         self.y_train, jnp.asarray(indices))
+            history.append({"step": b, "train_loss": float(np.mean(np.asarray(losses)))})
+        evals = {k: self.trainer.evaluate(train_state.params, train_state.model_state, *xy)
+                 for k, xy in self.eval_sets.items()}
+        save_tree(self.seed_dir(seed) / "warmup.npz",
+                  {"params": _to_numpy(train_state.params),
+                   "model_state": _to_numpy(train_state.model_state)})
+        lrr_recipe.save_leaves(self.seed_dir(seed) / "warmup_opt.npz", train_state.opt_state)
+        atomic_write_json(self.seed_dir(seed) / "warmup.json", {
+            "epochs": self.cfg.warmup_epochs, "steps": n, "history": history,
+            **{f"{k}_loss": float(v[0]) for k, v in evals.items()},
+            **{f"{k}_accuracy": float(v[1]) for k, v in evals.items()},
+            "seconds": time.time() - t0})
+        self.log(f"  seed {seed} warmup ({self.cfg.warmup_epochs} epochs): "
+                 f"test {float(evals['test'][1]):.4f} ({time.time() - t0:.1f} s)")
+
+    def load_opt_state(self, path: Path, params):
+        return lrr_recipe.load_leaves(path, self.trainer.optimizer.init(params))
 
     def level_done(self, seed: int, level: int) -> bool:
         return (level_directory(self.run_dir, seed, level) / "metrics.json").exists()
@@ -296,15 +371,22 @@ class Runner:
 
     def prepare(self, seed: int, level: int):
         """The level's mask and LevelStart (from disk artifacts of earlier levels)."""
-        init_params, init_state = self.initial(seed)
+        init_params, init_state, init_opt = self.starting_point(seed)
+        init_opt = init_opt if self.carry_opt else None
         if level == 0:
             mask = masks_lib.full_mask(init_params)
-            start = LevelStart(init_params, init_state, 0, self.total_steps)
+            start = LevelStart(init_params, init_state, 0, self.total_steps, init_opt)
             return mask, start, init_params, None
         prev_params, prev_state, prev_mask = self.load_level(seed, level - 1)
-        rewind = None
+        rewind, rewind_opt, prev_opt = None, None, None
         if self.method.needs_rewind_point:
             rewind = load_tree(self.seed_dir(seed) / "rewind.npz")
+            if self.carry_opt:
+                rewind_opt = self.load_opt_state(self.seed_dir(seed) / "rewind_opt.npz",
+                                                 rewind["params"])
+        if self.carry_opt:
+            prev_opt = self.load_opt_state(
+                level_directory(self.run_dir, seed, level - 1) / "opt_state.npz", prev_params)
         ctx = LevelContext(
             level=level, seed=seed, config=self.config, total_steps=self.total_steps,
             init_params=init_params, init_state=init_state,
@@ -313,7 +395,8 @@ class Runner:
             previous_params=prev_params, previous_state=prev_state, previous_mask=prev_mask,
             fractions=self.fractions,
             key=jax.random.fold_in(jax.random.PRNGKey(seed), 1_000_003 + level),
-            run_dir=self.run_dir)
+            run_dir=self.run_dir, init_opt_state=init_opt, rewind_opt_state=rewind_opt,
+            previous_opt_state=prev_opt)
         mask = self.method.next_mask(ctx)
         return mask, self.method.start(ctx), init_params, prev_params
 
@@ -346,6 +429,8 @@ class Runner:
             rng=jax.random.fold_in(jax.random.PRNGKey(s), level),
             aux=aux_fn(self, s, level) if aux_fn else ())
             for s, (m, st, _, _) in zip(seeds, prepared)]
+        states = [state if st.opt_state is None else state._replace(opt_state=st.opt_state)
+                  for state, (_, st, _, _) in zip(states, prepared)]
         dirs = [level_directory(self.run_dir, s, level) for s in seeds]
         # resume: every seed's checkpoint must be at the same step to train them together
         records = [{"history": [], "seconds": 0.0} for _ in seeds]
@@ -418,6 +503,8 @@ class Runner:
             s = _index(state, i) if multi else state
             save_tree(self.seed_dir(seed) / "rewind.npz",
                       {"params": _to_numpy(s.params), "model_state": _to_numpy(s.model_state)})
+            if self.carry_opt:
+                lrr_recipe.save_leaves(self.seed_dir(seed) / "rewind_opt.npz", s.opt_state)
 
     def finish_level(self, seed, level, directory: Path, state: TrainState, prepared, record,
                      first, n_steps, wall) -> None:
@@ -428,6 +515,8 @@ class Runner:
         save_tree(directory / "mask.npz", mask)
         if flatten(state.model_state):
             save_tree(directory / "model_state.npz", _to_numpy(state.model_state))
+        if self.carry_opt:
+            lrr_recipe.save_leaves(directory / "opt_state.npz", state.opt_state)
         history = record["history"]
         last = history[-1]
         best = min(history, key=lambda h: (h["val_loss"], h["step"]))
@@ -446,8 +535,8 @@ class Runner:
                 None if prev_params is None
                 else sign_flip_report(params, prev_params, mask, self.paths)),
             "first_step": first, "steps": n_steps,
-            "learning_rate_first": float(self.trainer.learning_rate(first)),
-            "learning_rate_last": float(self.trainer.learning_rate(first + n_steps - 1)),
+            "learning_rate_first": float(self.trainer._learning_rate(first)),
+            "learning_rate_last": float(self.trainer._learning_rate(first + n_steps - 1)),
             "seconds": record["seconds"], "wall_seconds_this_process": wall,
             "seed_parallel": self.seed_parallel, "history": history,
         }
@@ -460,6 +549,9 @@ class Runner:
                  f"({record['seconds']:.1f} s)")
 
 
+#: seed-sequence tag of the warmup's batch order and PRNG key (levels use their number)
+WARMUP_TAG = 999_983
+
 #: seed parallelism on CPU, chosen by bench/imp_mnist.py (see bench/RESULTS.md, "engine")
 CPU_SEED_PARALLEL = "sequential"
 
@@ -467,3 +559,6 @@ CPU_SEED_PARALLEL = "sequential"
 def run_experiment(config: ExperimentConfig, out, **kwargs) -> Path:
     """Run or resume ``config`` into ``out``; returns the run directory."""
     return Runner(config, Path(out), **kwargs).run()
+
+
+from lottery_core import lrr_methods  # noqa: E402,F401  (registers the LRR paper's methods)

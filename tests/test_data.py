@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import gzip
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,15 +12,6 @@ from lottery_core import data as data_lib
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
-
-
-@pytest.fixture(scope="session")
-def cifar10_dir(shared_data, tmp_path_factory):
-    """The official CIFAR-10 pickle layout written by ../shared/data/make_cifar10.py."""
-    out = tmp_path_factory.mktemp("cifar10")
-    subprocess.run([sys.executable, str(shared_data / "make_cifar10.py"), str(out)], check=True,
-                   capture_output=True, timeout=300)
-    return out
 
 
 def test_mnist_real_files(shared_data):

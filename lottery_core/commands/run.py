@@ -39,6 +39,12 @@ OPTIONS = {
     "levels": (int, "pruning levels after the dense level 0"),
     "seeds": (int, "number of seeds (replicates)"),
     "first_seed": (int, "first seed"),
+    "final_learning_rate": (float, "end of the cosine schedule, lr_min (LRR recipe: 0.01)"),
+    "warmup_epochs": (int, "dense warmup epochs before level 0; its end is the rewind point"),
+    "optimizer_state": (str, "fresh, or carry (momentum travels with the weights)"),
+    "input_pipeline": (str, "none, or cifar (normalize + random crop + flip on the device)"),
+    "sign_perturbation": (float, "flip the signs of this share of surviving weights ..."),
+    "sign_perturbation_every": (int, "... at the start of epochs e with e mod k = k-1"),
     "criterion": (str, "Zhou et al. mask criterion, e.g. large_final, magnitude_increase, "
                        "movement (per-layer, floor counts); unset: magnitude pruning"),
     "mask1": (str, "Zhou et al. mask-1 action for imp: rewind, reinit, reshuffle, constant, "

@@ -1,0 +1,198 @@
+"""Shared plumbing of the LRR paper's experiments (spec lrr.md §2): options, runs, tables.
+
+Every ``lrr-*`` experiment trains ordinary level-loop runs (``lottery_core.levels.Runner``)
+into ``OUT/runs/`` (``OUT/runs-test<N>/`` with ``--test-subset N``). Run folders are named by
+method and config hash, so experiments with the same recipe share runs: ``lrr-signs`` after
+``lrr-vs-imp`` trains nothing new. Each experiment writes ``results.json`` and its figures
+into ``OUT/<experiment>-<hash>/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+
+#: the spec's recipe lives in the model defaults (lottery_core/cifar_defaults.py); these are
+#: the experiment-level defaults (spec lrr.md §2.2: 150 epochs per level [C]/[S])
+DEFAULTS = dict(model="resnet20", dataset="cifar10", levels=10, epochs=150, seeds=3)
+
+#: options passed to ExperimentConfig when given (None = the model's default)
+CONFIG_OPTIONS = {
+    "optimizer": (str, "sgd or adam (model default sgd)"),
+    "schedule": (str, "cosine, step or constant (model default cosine)"),
+    "epochs": (int, "training epochs per level (default 150)"),
+    "iterations": (int, "training steps per level instead of --epochs"),
+    "warmup_epochs": (int, "warmup epochs before level 0, the rewind point (model default 10)"),
+    "batch_size": (int, "batch size (model default 256)"),
+    "learning_rate": (float, "peak learning rate (model default 0.1)"),
+    "final_learning_rate": (float, "cosine end, lr_min (model default 0.01)"),
+    "momentum": (float, "SGD momentum (model default 0.9)"),
+    "weight_decay": (float, "weight decay (model default 1e-4)"),
+    "prune_fraction": (float, "fraction of remaining weights pruned per level (default 0.2)"),
+    "prune_fraction_output": (float, "per-level fraction of the output layer (layerwise only)"),
+    "allocation": (str, "global or layerwise (model default global)"),
+    "input_pipeline": (str, "cifar (normalize, crop, flip) or none (model default cifar)"),
+    "optimizer_state": (str, "carry or fresh (model default carry)"),
+    "rewind_step": (int, "WR rewind step inside level 0 (default 0: the post-warmup point)"),
+    "eval_every": (int, "evaluate every N steps (default: T/10)"),
+    "validation_size": (int, "training images held out for validation (default 5000)"),
+    "train_subset": (int, "train on the first N training images only (quick runs)"),
+    "first_seed": (int, "first seed (default 0)"),
+}
+
+
+def add_common_arguments(parser, *, levels: int | None = None) -> None:
+    parser.add_argument("--model", default=DEFAULTS["model"],
+                        help="resnet20, resnet18, vgg16, resnet_cifar, ...")
+    parser.add_argument("--model-options", type=json.loads, default=None,
+                        help='model builder options as JSON, e.g. \'{"depth": 8}\'')
+    parser.add_argument("--dataset", default=DEFAULTS["dataset"],
+                        help="cifar10, cifar100, ...")
+    parser.add_argument("--data-dir", default=None, help="data folder (default: $LOTTERY_DATA)")
+    parser.add_argument("--levels", type=int, default=levels or DEFAULTS["levels"],
+                        help="pruning levels after the dense level 0 (density 0.8^k)")
+    parser.add_argument("--seeds", type=int, default=DEFAULTS["seeds"], help="seeds per run")
+    for name, (kind, text) in CONFIG_OPTIONS.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=None,
+                            help=text)
+    parser.add_argument("--test-subset", type=int, default=None,
+                        help="evaluate on N test images only, a fixed random subset (quick "
+                             "runs; the runs then live in OUT/runs-test<N>)")
+    parser.add_argument("--out", type=Path, default=Path("runs"), help="output folder")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def base_values(args) -> dict:
+    """ExperimentConfig fields from the options (only those given, plus model/dataset...)."""
+    values = dict(model=args.model, dataset=args.dataset, levels=args.levels, seeds=args.seeds,
+                  model_options=args.model_options)
+    for name in CONFIG_OPTIONS:
+        value = getattr(args, name)
+        if value is not None:
+            values[name] = value
+    if values.get("iterations") is None and "epochs" not in values:
+        values["epochs"] = DEFAULTS["epochs"]
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def make_config(args, method: str, **extra):
+    from lottery_core.cli import UsageError
+    from lottery_core.experiment import ExperimentConfig
+
+    try:
+        config = ExperimentConfig(method=method, **{**base_values(args), **extra})
+        config.validate()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return config
+
+
+def load_data(args):
+    """The data set once for all runs (``--test-subset`` applied)."""
+    from lottery_core.cli import UsageError
+    from lottery_core.data import DataError, load_dataset
+
+    values = base_values(args)
+    try:
+        data = load_dataset(args.dataset, args.data_dir,
+                            validation_size=values.get("validation_size", 5000),
+                            train_subset=values.get("train_subset"))
+    except (DataError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    if args.test_subset is not None:
+        if not 0 < args.test_subset <= len(data.x_test):
+            raise UsageError(f"--test-subset must be in [1, {len(data.x_test)}], got "
+                             f"{args.test_subset}")
+        # a fixed random subset: the test files may be ordered by class
+        keep = np.sort(np.random.default_rng(0).permutation(len(data.x_test))[:args.test_subset])
+        data = dataclasses.replace(data, x_test=data.x_test[keep], y_test=data.y_test[keep])
+    return data
+
+
+def runs_directory(args) -> Path:
+    name = "runs" if args.test_subset is None else f"runs-test{args.test_subset}"
+    return Path(args.out) / name
+
+
+def run(config, args, data) -> Path:
+    """Train (or resume) ``config`` into the shared runs folder; returns its run folder."""
+    from lottery_core.cli import UsageError
+    from lottery_core.levels import Runner
+
+    try:
+        runner = Runner(config, runs_directory(args), progress=not args.no_progress,
+                        dataset=data)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return runner.run()
+
+
+def level_metrics(run_dir: Path, seeds: list[int], levels: int) -> dict[int, dict[int, dict]]:
+    """``{level: {seed: metrics.json}}`` of a finished run."""
+    from lottery_core.checkpoint import read_json
+    from lottery_core.experiment import level_directory
+
+    return {k: {s: read_json(level_directory(run_dir, s, k) / "metrics.json") for s in seeds}
+            for k in range(levels + 1)}
+
+
+def seeds_of(args) -> list[int]:
+    first = args.first_seed or 0
+    return list(range(first, first + args.seeds))
+
+
+def summary(per_level: dict[int, dict[int, float | None]]) -> dict:
+    """``{"mean": [...], "std": [...], "per_seed": {level: {seed: v}}}`` over seeds
+    (sample std, ddof 1; ``None`` where a value is undefined, e.g. level 0 vs previous)."""
+    means, stds = [], []
+    for level in sorted(per_level):
+        values = [v for v in per_level[level].values() if v is not None]
+        if not values:
+            means.append(None)
+            stds.append(None)
+            continue
+        arr = np.asarray(values, np.float64)
+        means.append(float(arr.mean()))
+        stds.append(float(arr.std(ddof=1)) if arr.size > 1 else 0.0)
+    return {"mean": means, "std": stds,
+            "per_seed": {str(k): {str(s): v for s, v in per_level[k].items()}
+                         for k in sorted(per_level)}}
+
+
+def accuracy_curve(run_dir: Path, seeds: list[int], levels: int) -> dict:
+    """Final and best test accuracy (%) per level, the authors' two reported numbers [C]."""
+    table = level_metrics(run_dir, seeds, levels)
+    density = [table[k][seeds[0]]["density"] for k in sorted(table)]
+    final = {k: {s: 100 * m["test_accuracy"] for s, m in row.items()} for k, row in table.items()}
+    best = {k: {s: 100 * max(h["test_accuracy"] for h in m["history"]) for s, m in row.items()}
+            for k, row in table.items()}
+    return {"run": Path(run_dir).name, "levels": sorted(table), "density": density,
+            "remaining": [100 * d for d in density], "test_accuracy": summary(final),
+            "best_test_accuracy": summary(best)}
+
+
+def plot_accuracy(curves: dict[str, dict], path: Path, title: str) -> Path:
+    from lottery_core.experiments._common import plot_curves
+
+    return plot_curves({label: {"remaining": c["remaining"], "mean": c["test_accuracy"]["mean"],
+                                "std": c["test_accuracy"]["std"]}
+                        for label, c in curves.items()}, path, title=title,
+                       ylabel="final test accuracy (%)")
+
+
+def experiment_folder(args, name: str, extra: dict | None = None) -> Path:
+    from lottery_core.experiments._common import experiment_directory
+
+    identity = {"base": base_values(args), "test_subset": args.test_subset, **(extra or {})}
+    return experiment_directory(args.out, name, identity)
+
+
+def write_results(directory: Path, results: dict) -> Path:
+    from lottery_core.checkpoint import atomic_write_json
+
+    path = directory / "results.json"
+    atomic_write_json(path, results)
+    return path
