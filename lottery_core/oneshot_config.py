@@ -39,7 +39,9 @@ TRAINING_FIELDS = ("model", "model_options", "dataset", "optimizer", "learning_r
 #: ExperimentConfig fields the one-shot methods do not use: setting them is an error
 UNUSED_FIELDS = ("iterations", "prune_fraction", "prune_fraction_conv", "prune_fraction_output",
                  "allocation", "rewind_step", "eval_every", "criterion", "mask1",
-                 "mask1_rescale", "mask0")
+                 "mask1_rescale", "mask0", "final_learning_rate", "warmup_epochs",
+                 "optimizer_state", "input_pipeline", "sign_perturbation",
+                 "sign_perturbation_every")
 #: one-shot settings that only ``pilot`` uses
 PILOT_ONLY = ("init", "beta", "alpha_init", "delta", "target_l1")
 

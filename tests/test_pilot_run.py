@@ -175,7 +175,8 @@ def test_interrupted_seed_resumes_to_the_same_metrics(runs, tmp_path, monkeypatc
     (["pilot", "--init", "zeros"], "init must be one of pilot, spred, ones"),
     (["pilot", "--weight-decay", "1e-4"], "pilot takes no optimizer weight decay"),
     (["pilot", "--levels", "3"], "--levels is not used by pilot"),
-    (["pilot", "--allocation", "global"], "allocation is not used by the one-shot methods"),
+    (["pilot", "--allocation", "layerwise"], "allocation is not used by the one-shot methods"),
+    (["oneshot", "--warmup-epochs", "2"], "warmup_epochs is not used by the one-shot methods"),
     (["oneshot", "--alpha-init", "1e-4"], "--alpha-init applies to pilot only"),
     (["imp", "--sparsities", "0.9"], "--sparsities applies to pilot, oneshot only"),
 ])
