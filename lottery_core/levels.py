@@ -43,7 +43,8 @@ import numpy as np
 from lottery_core import lrr_recipe
 from lottery_core import masks as masks_lib
 from lottery_core.checkpoint import atomic_write_json, flatten, load_tree, save_tree
-from lottery_core.experiment import (ExperimentConfig, level_directory, open_run_directory)
+from lottery_core.experiment import (ExperimentConfig, level_directory, load_data_and_model,
+                                     open_run_directory)
 from lottery_core.signs import sign_flip_report
 from lottery_core.train import Trainer, TrainState, epoch_batches, make_optimizer, make_schedule
 
@@ -220,9 +221,6 @@ class Runner:
     dataset: Any = None               # a preloaded lottery_core.data.Dataset (tests)
 
     def __post_init__(self):
-        from lottery_core.data import load_dataset
-        from lottery_core.models import get_model
-
         self.config.validate()
         self.cfg = self.config.resolved()
         self.method = get_method(self.cfg.method)
@@ -233,14 +231,8 @@ class Runner:
         if self.seed_parallel not in ("auto", "vmap", "sequential"):
             raise ValueError(f"seed_parallel must be auto, vmap or sequential, "
                              f"got {self.seed_parallel!r}")
-        if self.dataset is None:
-            self.dataset = load_dataset(self.cfg.dataset, self.data_dir,
-                                        validation_size=self.cfg.validation_size,
-                                        split_seed=self.cfg.split_seed,
-                                        train_subset=self.cfg.train_subset)
+        self.dataset, self.model = load_data_and_model(self.cfg, self.data_dir, self.dataset)
         data = self.dataset
-        self.model = get_model(self.cfg.model, input_shape=data.input_shape,
-                               num_classes=data.num_classes, **(self.cfg.model_options or {}))
         n_train = len(data.x_train)
         per_epoch = n_train // self.cfg.batch_size
         if per_epoch < 1:

@@ -42,7 +42,7 @@ from lottery_core import masks as masks_lib
 from lottery_core import reparam as rp
 from lottery_core.checkpoint import (atomic_write_json, flatten, load_tree, read_json, save_tree,
                                      unflatten)
-from lottery_core.experiment import ExperimentConfig
+from lottery_core.experiment import ExperimentConfig, load_data_and_model
 from lottery_core.levels import load_state, save_state
 from lottery_core.oneshot_config import (ONESHOT_METHODS, TRAINING_FIELDS, OneShotSettings,
                                          check_training_config, run_hash, run_identity)
@@ -108,9 +108,6 @@ class OneShotRunner:
     dataset: Any = None               # a preloaded lottery_core.data.Dataset (tests)
 
     def __post_init__(self):
-        from lottery_core.data import load_dataset
-        from lottery_core.models import get_model
-
         if self.config.method not in ONESHOT_METHODS:
             raise ValueError(f"unknown one-shot method {self.config.method!r}; available: "
                              f"{', '.join(ONESHOT_METHODS)}")
@@ -119,14 +116,8 @@ class OneShotRunner:
         self.settings.validate(self.config.method)
         self.method = self.config.method
         self.cfg = self.config.resolved()
-        if self.dataset is None:
-            self.dataset = load_dataset(self.cfg.dataset, self.data_dir,
-                                        validation_size=self.cfg.validation_size,
-                                        split_seed=self.cfg.split_seed,
-                                        train_subset=self.cfg.train_subset)
+        self.dataset, self.model = load_data_and_model(self.cfg, self.data_dir, self.dataset)
         data = self.dataset
-        self.model = get_model(self.cfg.model, input_shape=data.input_shape,
-                               num_classes=data.num_classes, **(self.cfg.model_options or {}))
         self.per_epoch = len(data.x_train) // self.cfg.batch_size
         if self.per_epoch < 1:
             raise ValueError(f"batch_size {self.cfg.batch_size} exceeds the "
