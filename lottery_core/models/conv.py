@@ -13,6 +13,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from lottery_core.models import Model, register_model
+from lottery_core.models.mlp import dense_stack
 
 glorot_normal = jax.nn.initializers.glorot_normal()
 
@@ -57,14 +58,7 @@ def conv_net(name: str, input_shape=(32, 32, 3), num_classes: int = 10,
             h = jax.nn.relu(h + layer["bias"])
             if i % 2 == 1:
                 h = lax.reduce_window(h, -jnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
-        h = h.reshape((h.shape[0], -1))
-        last = len(dense_sizes) - 2
-        for i in range(last + 1):
-            layer = params[f"dense_{i}"]
-            h = h @ layer["kernel"] + layer["bias"]
-            if i < last:
-                h = jax.nn.relu(h)
-        return h, state
+        return dense_stack(params, h.reshape((h.shape[0], -1)), len(dense_sizes) - 1), state
 
     return Model(name, (height, width, channels), int(num_classes), init, apply)
 

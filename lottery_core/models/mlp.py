@@ -23,6 +23,16 @@ def _dense_init(key, fan_in: int, fan_out: int) -> dict:
             "bias": jnp.zeros((fan_out,), jnp.float32)}
 
 
+def dense_stack(params: dict, h, n_layers: int):
+    """``dense_0 .. dense_{n-1}``: h ↦ h·W + b, ReLU after every layer but the last."""
+    for i in range(n_layers):
+        layer = params[f"dense_{i}"]
+        h = h @ layer["kernel"] + layer["bias"]
+        if i < n_layers - 1:
+            h = jax.nn.relu(h)
+    return h
+
+
 def mlp_model(widths=(300, 100), input_shape=(28, 28, 1), num_classes: int = 10,
               name: str = "mlp") -> Model:
     """ReLU MLP ``prod(input_shape) -> widths... -> num_classes``; layers ``dense_0..``."""
@@ -39,14 +49,7 @@ def mlp_model(widths=(300, 100), input_shape=(28, 28, 1), num_classes: int = 10,
         return params, {}
 
     def apply(params, state, x, train=False):
-        h = x.reshape((x.shape[0], -1))
-        last = len(sizes) - 2
-        for i in range(last + 1):
-            layer = params[f"dense_{i}"]
-            h = h @ layer["kernel"] + layer["bias"]
-            if i < last:
-                h = jax.nn.relu(h)
-        return h, state
+        return dense_stack(params, x.reshape((x.shape[0], -1)), len(sizes) - 1), state
 
     return Model(name, input_shape, int(num_classes), init, apply)
 
