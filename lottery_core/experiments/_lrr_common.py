@@ -139,6 +139,14 @@ def level_metrics(run_dir: Path, seeds: list[int], levels: int) -> dict[int, dic
             for k in range(levels + 1)}
 
 
+def setup_methods(args, name: str):
+    """``(data, {method: config}, run folder, seeds)`` of an experiment comparing ``args.methods``."""
+    data = load_data(args)
+    configs = {m: make_config(args, m) for m in args.methods}
+    directory = experiment_folder(args, name, {"methods": list(args.methods)})
+    return data, configs, directory, seeds_of(args)
+
+
 def seeds_of(args) -> list[int]:
     first = args.first_seed or 0
     return list(range(first, first + args.seeds))

@@ -77,10 +77,7 @@ def plot(results: dict, path) -> None:
 
 
 def run(args) -> int:
-    data = common.load_data(args)
-    configs = {m: common.make_config(args, m) for m in args.methods}
-    directory = common.experiment_folder(args, NAME, {"methods": list(args.methods)})
-    seeds = common.seeds_of(args)
+    data, configs, directory, seeds = common.setup_methods(args, NAME)
     results = {"experiment": NAME, "config": configs[args.methods[0]].resolved().to_dict(),
                "seeds": seeds, "rewind_point": "the post-warmup checkpoint (warmup_epochs) or "
                "θ_0 without warmup", "metric": "fraction of the weights kept at level k whose "

@@ -24,10 +24,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    data = common.load_data(args)
-    configs = {m: common.make_config(args, m) for m in args.methods}
-    directory = common.experiment_folder(args, NAME, {"methods": list(args.methods)})
-    seeds = common.seeds_of(args)
+    data, configs, directory, seeds = common.setup_methods(args, NAME)
     results = {"experiment": NAME, "config": configs[args.methods[0]].resolved().to_dict(),
                "seeds": seeds, "metric": "test accuracy (%) at the end of each level "
                "(test_accuracy) and its maximum over the level's evaluations "
