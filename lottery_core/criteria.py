@@ -78,7 +78,19 @@ def _prune_lowest(score: Array, mask: Array, count: int, rng: np.random.Generato
     flat_mask = mask.reshape(-1).copy()
     alive = np.flatnonzero(flat_mask)
     tie_break = rng.random(alive.size)
-    order = np.lexsort((tie_break, score.reshape(-1)[alive]))
+    values = score.reshape(-1)[alive]
+    if 0 < count < alive.size:
+        # = lexsort((tie_break, values))[:count] in O(n): everything below the count-th
+        # smallest value, then the lowest tie-break keys among the entries equal to it
+        threshold = np.partition(values, count - 1)[count - 1]
+        if not np.isnan(threshold):
+            below = np.flatnonzero(values < threshold)
+            equal = np.flatnonzero(values == threshold)
+            chosen = equal[np.argsort(tie_break[equal], kind="stable")[:count - below.size]]
+            flat_mask[alive[below]] = False
+            flat_mask[alive[chosen]] = False
+            return flat_mask.reshape(mask.shape)
+    order = np.lexsort((tie_break, values))
     flat_mask[alive[order[:count]]] = False
     return flat_mask.reshape(mask.shape)
 

@@ -46,7 +46,8 @@ from lottery_core.checkpoint import atomic_write_json, flatten, load_tree, save_
 from lottery_core.experiment import (ExperimentConfig, level_directory, load_data_and_model,
                                      open_run_directory)
 from lottery_core.signs import sign_flip_report
-from lottery_core.train import Trainer, TrainState, epoch_batches, make_optimizer, make_schedule
+from lottery_core.train import (Trainer, TrainState, default_step_loop, epoch_batches,
+                                make_optimizer, make_schedule)
 
 
 # ----------------------------------------------------------------------------- methods
@@ -216,7 +217,7 @@ class Runner:
     out: Path
     data_dir: str | None = None
     progress: bool = True
-    seed_parallel: str = "auto"       # "vmap", "sequential" or "auto"
+    seed_parallel: str = "auto"       # one of SEED_PARALLEL_MODES
     log: Callable[[str], None] = print
     dataset: Any = None               # a preloaded lottery_core.data.Dataset (tests)
 
@@ -228,9 +229,10 @@ class Runner:
 
         if deconstruct.is_deconstructed(self.cfg):
             self.method = deconstruct.deconstructed_method(self.method, self.config)
-        if self.seed_parallel not in ("auto", "vmap", "sequential"):
-            raise ValueError(f"seed_parallel must be auto, vmap or sequential, "
+        if self.seed_parallel not in SEED_PARALLEL_MODES:
+            raise ValueError(f"seed_parallel must be one of {', '.join(SEED_PARALLEL_MODES)}, "
                              f"got {self.seed_parallel!r}")
+        self._given_dataset = self.dataset
         self.dataset, self.model = load_data_and_model(self.cfg, self.data_dir, self.dataset)
         data = self.dataset
         n_train = len(data.x_train)
@@ -261,9 +263,7 @@ class Runner:
             raise ValueError(f"sign_perturbation cannot be combined with method "
                              f"{self.method.name!r}, which sets its own param_transform")
         hooks = {**recipe, **hooks}
-        # XLA:CPU convolutions inside lax.scan are ~25x slower: one compiled step per call
-        has_conv = any(len(leaf.shape) == 4 for leaf in jax.tree_util.tree_leaves(params))
-        step_loop = "python" if has_conv and jax.default_backend() == "cpu" else "scan"
+        step_loop = default_step_loop(params)
         # one Trainer (and so one set of compiled functions) per training setup per process
         key = (json.dumps(self.cfg.model_options, sort_keys=True), self.cfg.model,
                data.input_shape, data.num_classes, self.cfg.optimizer, self.cfg.learning_rate,
@@ -285,7 +285,8 @@ class Runner:
             params, self.model.num_classes, self.cfg.prune_fraction,
             self.cfg.prune_fraction_conv, self.cfg.prune_fraction_output)
         if self.seed_parallel == "auto":
-            self.seed_parallel = "vmap" if jax.default_backend() != "cpu" else CPU_SEED_PARALLEL
+            self.seed_parallel = auto_seed_parallel(self.cfg.seeds, self.total_steps,
+                                                    self.cfg.levels)
 
     # -- per-seed artifacts ------------------------------------------------------------
     def seed_dir(self, seed: int) -> Path:
@@ -397,6 +398,11 @@ class Runner:
         seeds = list(range(self.cfg.first_seed, self.cfg.first_seed + self.cfg.seeds))
         self.log(f"{self.cfg.method}: {self.run_dir} ({len(seeds)} seeds, {self.cfg.levels} "
                  f"levels, {self.total_steps} steps/level, seeds {self.seed_parallel})")
+        pending = [s for s in seeds
+                   if not all(self.level_done(s, k) for k in range(self.cfg.levels + 1))]
+        if self.seed_parallel == "processes" and len(pending) > 1:
+            self.run_in_processes(pending)
+            return self.run_dir
         for level in range(self.cfg.levels + 1):
             todo = [s for s in seeds if not self.level_done(s, level)]
             if not todo:
@@ -407,6 +413,90 @@ class Runner:
                 for seed in todo:
                     self.train_level([seed], level)
         return self.run_dir
+
+    def run_in_processes(self, seeds: list[int]) -> None:
+        """Train ``seeds`` in worker processes: one single-threaded XLA:CPU process pinned to
+        each core (at most one per seed), fed (seed, level) tasks as they become ready, so
+        that three seeds on two cores keep both busy. A worker is a sequential Runner on the
+        same run directory and every level starts from the artifacts on disk, so the files,
+        resume behaviour and numbers are those of ``sequential``."""
+        import os
+        import pickle
+        import queue
+        import subprocess
+        import sys
+        import tempfile
+        import threading
+
+        cores = usable_core_ids()
+        n_workers = min(len(seeds), len(cores))
+        next_level = {s: min(k for k in range(self.cfg.levels + 1)
+                             if not self.level_done(s, k)) for s in seeds}
+        package_root = str(Path(__file__).resolve().parents[1])
+        env = {**os.environ,
+               "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {SINGLE_THREAD_XLA_FLAGS}".strip(),
+               "PYTHONPATH": os.pathsep.join(
+                   p for p in (package_root, os.environ.get("PYTHONPATH")) if p)}
+        replies: queue.Queue = queue.Queue()
+
+        def listen(worker_id, process):
+            for line in process.stdout:
+                replies.put((worker_id, line.split()))
+            replies.put((worker_id, ["EXIT"]))
+
+        with tempfile.TemporaryDirectory(prefix="lottery-seeds-") as tmp:
+            # the data travels by path when it came from disk, pickled when it was given
+            dataset_file = None
+            if self._given_dataset is not None:
+                dataset_file = str(Path(tmp) / "dataset.pkl")
+                with open(dataset_file, "wb") as handle:
+                    pickle.dump(self._given_dataset, handle)
+            job = Path(tmp) / "job.json"
+            job.write_text(json.dumps({"config": self.config.to_dict(), "out": str(self.out),
+                                       "data_dir": self.data_dir,
+                                       "dataset_file": dataset_file}))
+            workers = []
+            for i in range(n_workers):
+                process = subprocess.Popen(
+                    [sys.executable, "-c", "import sys; from lottery_core.levels import "
+                     "seed_worker_main; seed_worker_main(sys.argv[1], *map(int, sys.argv[2:]))",
+                     str(job), str(i), str(cores[i])], env=env, text=True, bufsize=1,
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                threading.Thread(target=listen, args=(i, process), daemon=True).start()
+                workers.append(process)
+            self.log(f"  {n_workers} worker processes (single-threaded XLA, pinned to cores "
+                     f"{cores[:n_workers]}) for seeds {seeds}")
+            idle, busy = list(range(n_workers)), {}
+            try:
+                while any(k <= self.cfg.levels for k in next_level.values()) or busy:
+                    # the seed with the most levels left first: the chains end together
+                    ready = sorted((s for s in seeds if next_level[s] <= self.cfg.levels
+                                    and s not in busy.values()), key=lambda s: next_level[s])
+                    while idle and ready:
+                        worker_id, seed = idle.pop(0), ready.pop(0)
+                        busy[worker_id] = seed
+                        workers[worker_id].stdin.write(f"{seed} {next_level[seed]}\n")
+                        workers[worker_id].stdin.flush()
+                    worker_id, reply = replies.get()
+                    if reply[:1] != ["DONE"]:
+                        seed = busy.get(worker_id)
+                        where = ("while starting" if seed is None
+                                 else f"on seed {seed} level {next_level[seed]}")
+                        raise RuntimeError(
+                            f"seed worker {worker_id} failed {where} (its error is printed "
+                            f"above); finished levels are kept, rerun to resume")
+                    seed = busy.pop(worker_id)
+                    next_level[seed] += 1
+                    idle.append(worker_id)
+            finally:
+                for process in workers:
+                    if process.poll() is None:
+                        process.stdin.close()
+                for process in workers:
+                    try:
+                        process.wait(timeout=30)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
 
     def train_level(self, seeds: list[int], level: int) -> None:
         t0 = time.time()
@@ -544,8 +634,78 @@ class Runner:
 #: seed-sequence tag of the warmup's batch order and PRNG key (levels use their number)
 WARMUP_TAG = 999_983
 
-#: seed parallelism on CPU, chosen by bench/imp_mnist.py (see bench/RESULTS.md, "engine")
-CPU_SEED_PARALLEL = "sequential"
+SEED_PARALLEL_MODES = ("auto", "vmap", "sequential", "processes")
+
+#: XLA flags of a ``processes`` worker: one compute thread, so that the workers share the
+#: cores instead of each spreading its small matmuls over all of them
+SINGLE_THREAD_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+#: below this many seed-steps per run, ``auto`` stays sequential on CPU: starting a worker
+#: (import jax, load data, compile) costs seconds, which only pays for longer runs
+PROCESSES_MIN_SEED_STEPS = 100_000
+
+
+def auto_seed_parallel(seeds: int, steps_per_level: int, levels: int) -> str:
+    """``auto``: vmap on accelerators; on CPU, worker processes for multi-seed runs of at
+    least ``PROCESSES_MIN_SEED_STEPS`` seed-steps on a multi-core machine, else one seed
+    after another. Chosen by ``bench/imp_mnist.py`` (bench/RESULTS.md, "engine")."""
+    if jax.default_backend() != "cpu":
+        return "vmap"
+    if (seeds > 1 and len(usable_core_ids()) > 1
+            and seeds * steps_per_level * (levels + 1) >= PROCESSES_MIN_SEED_STEPS):
+        return "processes"
+    return "sequential"
+
+
+def usable_core_ids() -> list[int]:
+    import os
+
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+def _pin_and_tie_to_parent(core: int) -> None:
+    """In a worker, before jax starts its threads: run on ``core`` only and, on Linux, be
+    killed when the parent dies (so that a killed run leaves no orphan training on)."""
+    import ctypes
+    import os
+    import signal
+    import sys
+
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {core})
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)     # PR_SET_PDEATHSIG = 1
+
+
+def seed_worker_main(job_file: str, worker_id: int, core: int) -> None:
+    """Body of one ``processes`` worker: reads ``seed level`` lines on stdin, trains that
+    level, answers ``DONE seed level`` on stdout; logs go to stderr."""
+    import pickle
+    import sys
+    import traceback
+
+    _pin_and_tie_to_parent(core)
+    job = json.loads(Path(job_file).read_text())
+    dataset = None
+    if job["dataset_file"] is not None:
+        with open(job["dataset_file"], "rb") as handle:
+            dataset = pickle.load(handle)
+    runner = Runner(ExperimentConfig.from_dict(job["config"]), Path(job["out"]),
+                    data_dir=job["data_dir"], progress=False, seed_parallel="sequential",
+                    dataset=dataset,
+                    log=lambda line: print(f"[worker {worker_id}] {line}", file=sys.stderr,
+                                           flush=True))
+    for line in sys.stdin:
+        seed, level = map(int, line.split())
+        try:
+            runner.train_level([seed], level)
+        except Exception:
+            traceback.print_exc()
+            print(f"FAIL {seed} {level}", flush=True)
+            raise SystemExit(1)
+        print(f"DONE {seed} {level}", flush=True)
 
 
 def run_experiment(config: ExperimentConfig, out, **kwargs) -> Path:

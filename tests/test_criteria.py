@@ -255,3 +255,25 @@ def test_schedule_table_with_official_floor_counts(column, model):
             one_decimal = round(expected, 1) == expected and expected >= 10
             tolerance = 0.01 + (0.05 if one_decimal else 0.005)
             assert 100 * sum(remaining.values()) / total == pytest.approx(expected, abs=tolerance)
+
+
+def test_linear_time_pruning_equals_the_full_sort_with_ties():
+    """``_prune_lowest`` selects by partition; it must remove exactly the entries that a full
+    lexsort by (score, seeded tie-break key) removes, ties and NaN included."""
+    from lottery_core.criteria import _prune_lowest
+
+    draw = np.random.default_rng(0)
+    for trial in range(200):
+        n = int(draw.integers(1, 60))
+        score = draw.integers(0, 4, n).astype(float) if trial % 2 else draw.normal(size=n)
+        if trial % 7 == 0:
+            score[draw.integers(0, n)] = np.nan
+        mask = draw.random(n) < 0.7
+        count = int(draw.integers(0, mask.sum() + 1))
+        alive = np.flatnonzero(mask)
+        tie_break = np.random.default_rng(trial).random(alive.size)
+        expected = mask.copy()
+        expected[alive[np.lexsort((tie_break, score[alive]))[:count]]] = False
+        got = _prune_lowest(score, mask, count, np.random.default_rng(trial))
+        np.testing.assert_array_equal(got, expected)
+        assert got.sum() == mask.sum() - count

@@ -171,6 +171,61 @@ def test_vmap_and_sequential_seed_modes_agree(tmp_path):
         assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-3)
 
 
+def test_worker_processes_reproduce_sequential_and_resume(tmp_path, monkeypatch):
+    """``processes``: 3 seeds on single-threaded workers (2 here, so one worker trains two
+    seeds' levels) give the sequential run's numbers; a run whose first levels are on disk
+    only trains the rest."""
+    import lottery_core.levels as levels_module
+
+    monkeypatch.setattr(levels_module, "usable_core_ids", lambda: [0, 0])
+    seq = make_runner(tmp_path / "a", method="lrr", seeds=3, levels=3)
+    seq.seed_parallel = "sequential"
+    seq.run()
+    short = make_runner(tmp_path / "b", method="lrr", seeds=3, levels=1)
+    short.seed_parallel = "sequential"
+    short.run()
+    stamp = (level_directory(short.run_dir, 2, 1) / "metrics.json").stat().st_mtime_ns
+    par = make_runner(tmp_path / "b", method="lrr", seeds=3, levels=3)
+    par.seed_parallel = "processes"
+    par.run()
+    assert (level_directory(par.run_dir, 2, 1) / "metrics.json").stat().st_mtime_ns == stamp
+    for seed in (0, 1, 2):
+        for level in range(4):
+            a = json.loads((level_directory(seq.run_dir, seed, level) / "metrics.json")
+                           .read_text())
+            b = json.loads((level_directory(par.run_dir, seed, level) / "metrics.json")
+                           .read_text())
+            assert a["kept_weights"] == b["kept_weights"]
+            assert a["test_accuracy"] == pytest.approx(b["test_accuracy"], abs=1 / 60 + 1e-9)
+            assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-3)
+
+
+def test_a_failing_worker_process_is_reported(tmp_path, monkeypatch):
+    import lottery_core.levels as levels_module
+
+    monkeypatch.setattr(levels_module, "usable_core_ids", lambda: [0, 0])
+    make_runner(tmp_path, method="imp", seeds=2, levels=0).run()
+    (level_directory(tmp_path / make_runner(tmp_path, method="imp", seeds=2).run_dir.name,
+                     1, 0) / "params.npz").write_bytes(b"not an npz file")
+    runner = make_runner(tmp_path, method="imp", seeds=2, levels=2)
+    runner.seed_parallel = "processes"
+    with pytest.raises(RuntimeError, match="seed worker .* failed on seed 1 level 1"):
+        runner.run()
+    # the healthy seed's finished levels are kept
+    assert (level_directory(runner.run_dir, 0, 1) / "metrics.json").exists()
+
+
+def test_auto_seed_parallelism_on_cpu(monkeypatch):
+    import lottery_core.levels as levels_module
+
+    monkeypatch.setattr(levels_module, "usable_core_ids", lambda: [0, 1])
+    assert levels_module.auto_seed_parallel(3, 50_000, 12) == "processes"
+    assert levels_module.auto_seed_parallel(1, 50_000, 12) == "sequential"
+    assert levels_module.auto_seed_parallel(3, 100, 2) == "sequential"
+    monkeypatch.setattr(levels_module, "usable_core_ids", lambda: [0])
+    assert levels_module.auto_seed_parallel(3, 50_000, 12) == "sequential"
+
+
 def test_a_plugged_in_method_runs_through_the_same_loop(tmp_path):
     """Another issue adds a method: magnitude-increase criterion, weights back to θ_0."""
 

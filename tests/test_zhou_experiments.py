@@ -77,3 +77,45 @@ def test_unknown_criterion_is_a_usage_error(tmp_path, capsys, mnist_args):
     assert cli.main(["experiment", "zhou-criteria", *mnist_args, "--criteria", "biggest",
                      "--out", str(tmp_path)]) == 2
     assert "biggest" in capsys.readouterr().err
+
+
+def test_conv_supermasks_end_to_end(tmp_path):
+    """Conv2 (on CPU: the Trainer's batch loop, not a compiled loop over convolutions):
+    heuristic supermasks evaluated on a test subset, and a learned mask for one epoch."""
+    common = ["--model", "conv2", "--dataset", "synthetic", "--train-subset", "120",
+              "--test-subset", "100", "--seeds", "1"]
+    code = cli.main(["experiment", "zhou-supermask", *common, "--criteria",
+                     "large_final,large_final_same_sign", "--powers", "0,4", "--iterations",
+                     "4", "--eval-every", "4", "--out", str(tmp_path / "heuristic"),
+                     "--no-progress"])
+    assert code == 0
+    results, _ = _results(tmp_path / "heuristic")
+    assert results["test_examples"] == 100
+    # Conv2 rates 10% conv / 20% fc / 10% output, k = 4: the fc layers dominate (0.8^4 = 41%)
+    assert 40.9 < results["remaining"][1] < 41.6
+    for treatment in ("init", "signed_constant"):
+        assert all(0 <= v <= 100 for c in results["curves"][treatment].values()
+                   for v in c["mean"])
+    code = cli.main(["experiment", "zhou-learned-mask", *common, "--out",
+                     str(tmp_path / "learned"), "--epochs", "1", "--batch-size", "60",
+                     "--eval-samples", "2", "--signed-constant", "--rescale"])
+    assert code == 0
+    results, _ = _results(tmp_path / "learned")
+    assert len(results["seeds"]["0"]["test_accuracy_samples"]) == 2
+    assert 0.0 < results["seeds"]["0"]["kept_fraction"] < 1.0
+
+
+def test_evaluation_subset_is_a_fixed_random_draw():
+    import numpy as np
+
+    from lottery_core.experiments._common import evaluation_subset
+
+    x = np.arange(1000.0)[:, None]
+    y = np.repeat(np.arange(10), 100)            # grouped by class, like the CIFAR test batch
+    xs, ys = evaluation_subset(x, y, 200)
+    assert len(ys) == 200 and len(set(ys.tolist())) == 10
+    assert np.all(np.diff(xs[:, 0]) > 0)       # file order kept, no repeats
+    np.testing.assert_array_equal(xs, evaluation_subset(x, y, 200)[0])
+    assert evaluation_subset(x, y, None)[0] is x and evaluation_subset(x, y, 5000)[0] is x
+    with pytest.raises(ValueError, match="got 0"):
+        evaluation_subset(x, y, 0)

@@ -81,8 +81,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs"), help="output folder")
     parser.add_argument("--data-dir", type=str, default=None,
                         help="data folder (default: $LOTTERY_DATA)")
-    parser.add_argument("--seed-parallel", choices=["auto", "vmap", "sequential"],
-                        default="auto", help="train seeds together with jax.vmap or one by one")
+    parser.add_argument("--seed-parallel", choices=["auto", "vmap", "sequential", "processes"],
+                        default="auto",
+                        help="train seeds together with jax.vmap, one by one, or in "
+                             "single-threaded worker processes (CPU); auto: vmap on an "
+                             "accelerator, processes for long multi-seed CPU runs, else "
+                             "sequential (default: auto)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     parser.add_argument("--no-plot", action="store_true",
                         help="do not redraw OUT/accuracy_vs_density.png at the end")

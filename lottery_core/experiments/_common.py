@@ -37,6 +37,18 @@ def experiment_directory(out: Path, name: str, identity: dict[str, Any]) -> Path
     return directory
 
 
+def evaluation_subset(x, y, size: int | None, seed: int = 0):
+    """``(x, y)``, or ``size`` of its examples drawn without replacement with a fixed seed
+    (sorted, so the order of the file is kept). A random draw, not the first ``size``: the
+    CIFAR-10 test batch written by ``make_cifar10.py`` is grouped by class."""
+    if size is None or size >= len(y):
+        return x, y
+    if size < 1:
+        raise ValueError(f"test subset size must be >= 1, got {size}")
+    keep = np.sort(np.random.RandomState(seed).choice(len(y), size, replace=False))
+    return x[keep], y[keep]
+
+
 def mean_std(values) -> tuple[float, float]:
     """Mean and sample standard deviation (ddof 1; 0 for a single value)."""
     values = np.asarray(values, dtype=np.float64)

@@ -36,13 +36,18 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seeds", type=int, default=3, help="seeds")
     parser.add_argument("--train-subset", type=int, default=None,
                         help="use only the first N training images (quick runs)")
+    parser.add_argument("--test-subset", type=int, default=None,
+                        help="evaluate on N test images drawn with a fixed seed (default: all)")
     parser.add_argument("--out", type=Path, default=Path("runs"), help="output folder")
 
 
 def _identity(args) -> dict:
     keys = ("model", "dataset", "signed_constant", "rescale", "mode", "sigmoid_bias", "epochs",
             "learning_rate", "momentum", "batch_size", "eval_samples", "train_subset")
-    return {k: getattr(args, k) for k in keys}
+    identity = {k: getattr(args, k) for k in keys}
+    if args.test_subset is not None:        # absent when unused: earlier folders still match
+        identity["test_subset"] = args.test_subset
+    return identity
 
 
 def run(args) -> int:
@@ -57,16 +62,19 @@ def run(args) -> int:
     from lottery_core.checkpoint import atomic_write_json, read_json
     from lottery_core.cli import UsageError
     from lottery_core.data import DataError, load_dataset
-    from lottery_core.experiments._common import experiment_directory, mean_std
+    from lottery_core.experiments._common import (evaluation_subset, experiment_directory,
+                                                  mean_std)
     from lottery_core.levels import load_state, save_state
     from lottery_core.models import get_model
-    from lottery_core.train import Trainer, epoch_batches
+    from lottery_core.train import Trainer, default_step_loop, epoch_batches
 
     for name in ("epochs", "batch_size", "eval_samples", "seeds"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if not args.learning_rate > 0:
         raise UsageError(f"--learning-rate must be positive, got {args.learning_rate}")
+    if args.test_subset is not None and args.test_subset < 1:
+        raise UsageError(f"--test-subset must be >= 1, got {args.test_subset}")
     try:
         data = load_dataset(args.dataset, args.data_dir, train_subset=args.train_subset)
         model = get_model(args.model, input_shape=data.input_shape, num_classes=data.num_classes)
@@ -76,7 +84,8 @@ def run(args) -> int:
         raise UsageError(str(exc)) from None
     directory = experiment_directory(args.out, NAME, _identity(args))
     x_train, y_train = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
-    x_test, y_test = jnp.asarray(data.x_test), jnp.asarray(data.y_test)
+    x_test, y_test = (jnp.asarray(a) for a in evaluation_subset(data.x_test, data.y_test,
+                                                                  args.test_subset))
     per_epoch = len(data.x_train) // args.batch_size
     if per_epoch < 1:
         raise UsageError(f"--batch-size {args.batch_size} exceeds the {len(data.x_train)} "
@@ -97,19 +106,17 @@ def run(args) -> int:
             return optax.softmax_cross_entropy_with_integer_labels(out, y).mean(), (out, new_state)
         return loss
 
-    def evaluate(frozen, logits, model_state, seed, epoch):
+    sample_params = jax.jit(lambda frozen, logits, key: supermask.masked_params(
+        frozen, logits, key, mode=args.mode, rescale=args.rescale, train=False))
+
+    def evaluate(trainer, frozen, logits, model_state, seed, epoch):
+        """Test accuracy of ``eval_samples`` independent mask samples (spec §6.3 [C])."""
         keys = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), 10_000 + epoch),
                                 args.eval_samples)
+        return np.array([float(trainer.evaluate(sample_params(frozen, logits, key),
+                                                model_state, x_test, y_test)[1])
+                         for key in keys])
 
-        def accuracy(key):
-            params = supermask.masked_params(frozen, logits, key, mode=args.mode,
-                                             rescale=args.rescale, train=False)
-            out, _ = model.apply(params, model_state, x_test, False)
-            return jnp.mean(jnp.argmax(out, -1) == y_test)
-
-        return jax.lax.map(accuracy, keys)
-
-    evaluate = jax.jit(evaluate, static_argnums=(3, 4))
     summary = {"experiment": NAME, "settings": _identity(args), "seeds": {}}
     for seed in range(args.seeds):
         result_path = directory / f"seed_{seed}.json"
@@ -117,7 +124,7 @@ def run(args) -> int:
         frozen, model_state = build(seed)
         trainer = Trainer(model.apply, optax.sgd(args.learning_rate, momentum=args.momentum),
                           loss_fn=make_loss(frozen), grad_transform=lambda g, s: g,
-                          param_transform=lambda p, s: p)
+                          param_transform=lambda p, s: p, step_loop=default_step_loop(frozen))
         logits = supermask.init_logits(frozen, args.sigmoid_bias)
         state = trainer.init_state(logits, model_state, jax.tree_util.tree_map(
             lambda l: jnp.ones(l.shape, bool), logits), rng=jax.random.PRNGKey(seed + 7919))
@@ -130,7 +137,7 @@ def run(args) -> int:
             idx = epoch_batches((seed, epoch), len(data.x_train), args.batch_size,
                                 epoch * per_epoch, per_epoch)
             state, losses = trainer.run_steps(state, x_train, y_train, jnp.asarray(idx))
-            accs = np.asarray(evaluate(frozen, state.params, state.model_state, seed, epoch))
+            accs = evaluate(trainer, frozen, state.params, state.model_state, seed, epoch)
             record["history"].append({
                 "epoch": epoch + 1, "train_loss": float(np.mean(losses)),
                 "test_accuracy_mean": float(accs.mean()), "test_accuracy_samples": accs.tolist(),

@@ -38,6 +38,11 @@ def add_arguments(parser) -> None:
                         help="dense training steps (default: the model's, FC 50,000)")
     parser.add_argument("--train-subset", type=int, default=None,
                         help="use only the first N training images (quick runs)")
+    parser.add_argument("--eval-every", type=int, default=None,
+                        help="evaluate the dense training every N steps (default: 10 times)")
+    parser.add_argument("--test-subset", type=int, default=None,
+                        help="evaluate the masked networks on N test images drawn with a "
+                             "fixed seed (default: the whole test set)")
     parser.add_argument("--out", type=Path, default=Path("runs"), help="output folder")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
@@ -68,7 +73,8 @@ def run(args) -> int:
     from lottery_core.cli import UsageError
     from lottery_core.data import DataError
     from lottery_core.experiment import ExperimentConfig, level_directory
-    from lottery_core.experiments._common import experiment_directory, mean_std, plot_curves
+    from lottery_core.experiments._common import (evaluation_subset, experiment_directory,
+                                                  mean_std, plot_curves)
     from lottery_core.levels import Runner
     from lottery_core.supermask import signed_constant_params
     from lottery_core.train import epoch_batches
@@ -78,14 +84,19 @@ def run(args) -> int:
         raise UsageError(f"unknown criteria {unknown}; available: {', '.join(criteria.CRITERIA)}")
     if any(k < 0 for k in args.powers):
         raise UsageError(f"powers must be >= 0, got {args.powers}")
+    if args.test_subset is not None and args.test_subset < 1:
+        raise UsageError(f"--test-subset must be >= 1, got {args.test_subset}")
     base = {k: v for k, v in dict(method="imp", model=args.model, dataset=args.dataset,
                                   levels=0, seeds=args.seeds, iterations=args.iterations,
-                                  train_subset=args.train_subset).items() if v is not None}
+                                  train_subset=args.train_subset,
+                                  eval_every=args.eval_every).items() if v is not None}
     try:
         config = ExperimentConfig(**base)
         config.validate()
-        directory = experiment_directory(args.out, NAME, {"base": base, "criteria": args.criteria,
-                                                          "powers": args.powers})
+        identity = {"base": base, "criteria": args.criteria, "powers": args.powers}
+        if args.test_subset is not None:      # absent when unused: earlier folders still match
+            identity["test_subset"] = args.test_subset
+        directory = experiment_directory(args.out, NAME, identity)
         runner = Runner(config, directory / "runs", data_dir=args.data_dir,
                         progress=not args.no_progress)
     except DataError as exc:
@@ -94,15 +105,16 @@ def run(args) -> int:
         raise UsageError(str(exc)) from None
     runner.run()                                  # dense training, resumable, once per seed
     model, data = runner.model, runner.dataset
-    x_test, y_test = jnp.asarray(data.x_test), jnp.asarray(data.y_test)
+    x_test, y_test = (jnp.asarray(a) for a in evaluation_subset(data.x_test, data.y_test,
+                                                                  args.test_subset))
 
-    @jax.jit
     def accuracies(stacked_params):
-        def accuracy(params):
-            logits, _ = model.apply(params, {}, x_test, False)
-            return jnp.mean(jnp.argmax(logits, -1) == y_test)
-
-        return jax.lax.map(accuracy, stacked_params)
+        """Test accuracy per leading index (power) of ``stacked_params``; the Trainer's
+        evaluation (compiled batches; a Python loop over them for conv nets on CPU)."""
+        count = len(args.powers)
+        return np.array([float(runner.trainer.evaluate(
+            jax.tree_util.tree_map(lambda leaf: leaf[i], stacked_params), {}, x_test,
+            y_test)[1]) for i in range(count)])
 
     def first_batch_gradient(params, seed):
         idx = epoch_batches((seed, 0), len(data.x_train), runner.cfg.batch_size, 0, 1)[0]
@@ -142,7 +154,8 @@ def run(args) -> int:
         print(f"seed {seed}: done ({len(args.criteria)} criteria x {len(args.powers)} powers)")
     results = {"experiment": NAME, "base": base, "powers": args.powers,
                "remaining": [remaining[k] for k in args.powers],
-               "metric": "test accuracy (%) of the untrained masked network", "curves": {}}
+               "metric": "test accuracy (%) of the untrained masked network",
+               "test_examples": int(len(y_test)), "curves": {}}
     for treatment in TREATMENTS:
         curves = {}
         for criterion in args.criteria:
@@ -162,7 +175,7 @@ def run(args) -> int:
                     title=f"untrained {args.model} on {args.dataset}, one-shot masks "
                           f"({treatment.replace('_', ' ')} weights; {len(seeds)} seeds)",
                     ylabel="test accuracy without training (%)",
-                    chance=100.0 * float(np.bincount(data.y_test).max() / len(data.y_test)))
+                    chance=100.0 * float(np.bincount(np.asarray(y_test)).max() / len(y_test)))
     atomic_write_json(directory / "results.json", results)
     for treatment in TREATMENTS:
         best = max(results["curves"][treatment].items(), key=lambda kv: kv[1]["peak"]["mean"])
