@@ -390,8 +390,8 @@ def noise_correlation_ordering(ctx: ClaimContext) -> Outcome:
                    "paper's choice is unknown) beat every PaI method by > 2 pooled std "
                    "(observed: the smaller of the two margins), and C(T) > C(1) for every run",
         figure="robustness_noise_correlation.png",
-        details={"sparsity": s, "seeds": setup.seeds, "seed": ctx.seed,
-                 "final_C_mean_std": stats, "gaps": gaps, "margins_over_pai": margins,
+        details={"sparsity": s, "seeds": setup.seeds, "seed": ctx.seed, "epochs": setup.epochs,
+                 "imp_levels": list(setup.imp_levels), "final_C_mean_std": stats, "gaps": gaps, "margins_over_pai": margins,
                  "C_grows": grows,
                  "dense_final_C_mean_std": _summaries(curves[("dense", 0.0)]["C"][:, -1]),
                  "C_rise_per_epoch_last_10": {
