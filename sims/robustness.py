@@ -391,7 +391,8 @@ def noise_correlation_ordering(ctx: ClaimContext) -> Outcome:
                    "(observed: the smaller of the two margins), and C(T) > C(1) for every run",
         figure="robustness_noise_correlation.png",
         details={"sparsity": s, "seeds": setup.seeds, "seed": ctx.seed, "epochs": setup.epochs,
-                 "imp_levels": list(setup.imp_levels), "final_C_mean_std": stats, "gaps": gaps, "margins_over_pai": margins,
+                 "imp_levels": list(setup.imp_levels), "final_C_mean_std": stats,
+                 "gaps": gaps, "margins_over_pai": margins,
                  "C_grows": grows,
                  "dense_final_C_mean_std": _summaries(curves[("dense", 0.0)]["C"][:, -1]),
                  "C_rise_per_epoch_last_10": {
@@ -457,6 +458,7 @@ def lipschitz_scaling(ctx: ClaimContext) -> Outcome:
         if len(mine) >= 3:
             per_seed.append(float(np.polyfit(np.log([p for p, _ in mine]),
                                              np.log([v for _, v in mine]), 1)[0]))
+
     def slope_of(key):
         means = [np.mean([r[key] for r in in_regime if r["p"] == p]) for p in ps]
         return float(np.polyfit(np.log(ps), np.log(means), 1)[0]) if len(ps) >= 3 else math.nan
