@@ -21,21 +21,21 @@ from theory import mi_estimators as mi
 # --------------------------------------------------------------------------- presets
 _R1 = {
     "quick": dict(n=128, d=10, width=32, outputs=10, epochs=200, seeds=2,
-                  sparsities=(0.9,), imp_levels=(0.6, 0.9)),
+                  sparsities=(0.9,), imp_max_fraction=0.7),
     "full": dict(n=2000, d=50, width=200, outputs=10, epochs=60, seeds=3,
-                 sparsities=(0.9, 0.95, 0.98), imp_levels=(0.5, 0.8, 0.9, 0.95, 0.98)),
+                 sparsities=(0.9, 0.95, 0.98), imp_max_fraction=0.2),
 }
 _R2 = {
     "quick": dict(n=128, d=10, width=32, outputs=1, epochs=300, seeds=2,
-                  sparsities=(0.9,), imp_levels=(0.6, 0.9)),
+                  sparsities=(0.9,), imp_max_fraction=0.7),
     "full": dict(n=2000, d=50, width=200, outputs=1, epochs=60, seeds=3,
-                 sparsities=(0.9,), imp_levels=(0.5, 0.8, 0.9)),
+                 sparsities=(0.9,), imp_max_fraction=0.2),
 }
 _INFO = {
     "quick": dict(n=64, d=10, width=16, classes=10, epochs=30, datasets=50, density=0.1,
-                  imp_levels=(0.6, 0.9), prune_examples=64),
+                  imp_max_fraction=0.7, prune_examples=64),
     "full": dict(n=500, d=20, width=64, classes=10, epochs=40, datasets=50, density=0.1,
-                 imp_levels=(0.5, 0.8, 0.9), prune_examples=100),
+                 imp_max_fraction=0.2, prune_examples=100),
 }
 _R4 = {
     "quick": dict(n=64, d=40, widths=(8, 16, 32, 64), epochs=600, seeds=2, eps=0.3,
@@ -45,9 +45,9 @@ _R4 = {
 }
 _R3 = {
     "quick": dict(n=128, d=784, width=32, outputs=10, epochs=30, seeds=2,
-                  sparsities=(0.9,), imp_levels=(0.6, 0.9), fractions=(1.0,)),
+                  sparsities=(0.9,), imp_max_fraction=0.7, fractions=(1.0,)),
     "full": dict(n=1000, d=784, width=200, outputs=10, epochs=30, seeds=2,
-                 sparsities=(0.9,), imp_levels=(0.5, 0.8, 0.9), fractions=(0.2, 0.4, 1.0)),
+                 sparsities=(0.9,), imp_max_fraction=0.2, fractions=(0.2, 0.4, 1.0)),
 }
 METHOD_LABELS = {"imp": "IMP", "magnitude_after": "magnitude-after (rewind)",
                  "magnitude_after_finetune": "magnitude-after (fine-tune)", "snip": "SNIP",
@@ -65,12 +65,28 @@ def _plt():
 
 
 # --------------------------------------------------------------------------- cached experiments
+def _pruning_setup(config: dict, **extra):
+    """A PruningSetup from a preset row; IMP's path prunes at most ``imp_max_fraction`` of
+    the remaining weights per round (spec §7 R1: 20%) and lands on every compared sparsity."""
+    from sims import robustness_experiments as rx
+
+    config = dict(config)
+    fraction = config.pop("imp_max_fraction")
+    return rx.PruningSetup(imp_levels=rx.imp_path(config["sparsities"], fraction), **config,
+                           **extra)
+
+
+def _r2_setup(preset: str):
+    return _pruning_setup(_R2[preset], task="regression",
+                          prune_examples=min(100, _R2[preset]["n"]), flip=0.2)
+
+
 @functools.lru_cache(maxsize=4)
 def _r1(seed: int, preset: str):
     from sims import robustness_experiments as rx
 
-    setup = rx.PruningSetup(task="classification", prune_examples=min(100, _R1[preset]["n"]),
-                            **_R1[preset])
+    setup = _pruning_setup(_R1[preset], task="classification",
+                           prune_examples=min(100, _R1[preset]["n"]))
     return setup, rx.run_pruning_comparison(setup, seed)
 
 
@@ -78,16 +94,24 @@ def _r1(seed: int, preset: str):
 def _r2(seed: int, preset: str):
     from sims import robustness_experiments as rx
 
-    setup = rx.PruningSetup(task="regression", prune_examples=min(100, _R2[preset]["n"]), flip=0.2,
-                            **_R2[preset])
+    setup = _r2_setup(preset)
     return setup, rx.run_pruning_comparison(setup, seed)
+
+
+def _info_setup(preset: str, **overrides):
+    from sims import robustness_experiments as rx
+
+    config = dict(_INFO[preset], **overrides)
+    fraction = config.pop("imp_max_fraction")
+    return rx.InformationSetup(imp_levels=rx.imp_path((1.0 - config["density"],), fraction),
+                               **config)
 
 
 @functools.lru_cache(maxsize=4)
 def _info(seed: int, preset: str):
     from sims import robustness_experiments as rx
 
-    setup = rx.InformationSetup(**_INFO[preset])
+    setup = _info_setup(preset)
     masks, layer_sizes = rx.run_mask_information(setup, seed)
     return setup, masks, layer_sizes
 
@@ -222,13 +246,35 @@ def data_independent_masks(ctx: ClaimContext) -> Outcome:
     ratio = info["snip"] / info["imp"] if info["imp"] > 0 else math.inf
     passed = (all(free.values()) and all(info[m] == 0.0 for m in free)
               and info["snip"] > 0 and info["grasp"] > 0 and ratio < 0.5)
+    # Diagnostics (not part of the pass rule): the estimator's ceiling, and the ratio on the
+    # first k of the K data sets (is it dominated by the plug-in's small-K bias?).
+    K, P = masks["imp"].shape
+    s = int(masks["imp"][0].sum())
+    ceiling = mi.plugin_ceiling(P, s, K)
+    by_k = {}
+    for k in sorted({min(K, k) for k in (10, 20, 30, 40, K)}):
+        sub = {m: mi.plugin_information_upper(masks[m][:k]) for m in ("snip", "grasp", "imp")}
+        by_k[k] = {"snip_over_imp": sub["snip"] / sub["imp"] if sub["imp"] > 0 else None,
+                   "grasp_over_imp": sub["grasp"] / sub["imp"] if sub["imp"] > 0 else None,
+                   "I_hat_nats": sub}
+    plain = {m: mi.plugin_information_upper(masks[m], miller_madow=False)
+             for m in ("snip", "grasp", "imp")}
     return Outcome(
         predicted=0.5, observed=ratio, tolerance=0.0, passed=passed,
         comparison="data-free pipelines give identical masks and Î = 0; Î_SNIP, Î_GraSP > 0; "
                    "Î_SNIP / Î_IMP < 0.5",
         details={"data_independent": free, "I_hat_miller_madow_nats": info,
                  "grasp_over_imp": info["grasp"] / info["imp"] if info["imp"] > 0 else None,
-                 "K": setup.datasets, "density": setup.density})
+                 "K": K, "P": P, "s": s, "density": setup.density,
+                 "snip_over_imp_without_miller_madow": plain["snip"] / plain["imp"]
+                 if plain["imp"] > 0 else None,
+                 "plugin_ceiling_nats": ceiling,
+                 "fraction_of_ceiling": {m: v / ceiling for m, v in info.items()},
+                 "smallest_snip_over_imp_any_imp_could_give": info["snip"] / ceiling,
+                 "ratio_on_first_k_datasets": by_k,
+                 "note": "Î is Σ_j h(p̂_j) + Miller-Madow, an estimate of the upper bound "
+                         "Σ_j H(m_j | W0) >= I(m; D); it cannot exceed plugin_ceiling_nats, so "
+                         "the ratio cannot fall below Î_SNIP / ceiling"})
 
 
 # --------------------------------------------------------------------------- claim 5
@@ -344,10 +390,16 @@ def noise_correlation_ordering(ctx: ClaimContext) -> Outcome:
                    "paper's choice is unknown) beat every PaI method by > 2 pooled std "
                    "(observed: the smaller of the two margins), and C(T) > C(1) for every run",
         figure="robustness_noise_correlation.png",
-        details={"sparsity": s, "seeds": setup.seeds, "seed": ctx.seed,
-                 "final_C_mean_std": stats, "gaps": gaps, "margins_over_pai": margins,
+        details={"sparsity": s, "seeds": setup.seeds, "seed": ctx.seed, "epochs": setup.epochs,
+                 "imp_levels": list(setup.imp_levels), "final_C_mean_std": stats,
+                 "gaps": gaps, "margins_over_pai": margins,
                  "C_grows": grows,
-                 "dense_final_C_mean_std": _summaries(curves[("dense", 0.0)]["C"][:, -1])})
+                 "dense_final_C_mean_std": _summaries(curves[("dense", 0.0)]["C"][:, -1]),
+                 "C_rise_per_epoch_last_10": {
+                     m: float(np.mean(curves[(m, s)]["C"][:, -1] - curves[(m, s)]["C"][:, -11]) / 10)
+                     for m in rx.ALL_METHODS} if setup.epochs > 10 else None,
+                 "per_layer_density_seed0": {k: v for k, v in result["layer_density_seed0"].items()
+                                             if k.endswith(f"@{s}")}})
 
 
 def _plot_noise_correlation(ctx, setup, curves, sparsity):
@@ -398,7 +450,25 @@ def lipschitz_scaling(ctx: ClaimContext) -> Outcome:
         J = r["x_radius"] * (W * r["p"]) ** 2
         bounds.append(ep.law_of_robustness_bound(n, d, r["p"], setup.eps, W=W, J=J, delta=0.1))
     bounds_ok = all(r["lip_lower"] >= b for r, b in zip(rows, bounds)) and max(bounds) <= 1e-2
-    _plot_lipschitz(ctx, setup, rows, ps, mean_lip, slope)
+    # Diagnostics (not part of the pass rule): slope per seed, and the floor L* that no fit of
+    # any width can go below (theory.lipschitz_floor), against which the trained nets are read.
+    per_seed = []
+    for s in sorted({r["seed_index"] for r in in_regime}):
+        mine = sorted((r["p"], r["lip_lower"]) for r in in_regime if r["seed_index"] == s)
+        if len(mine) >= 3:
+            per_seed.append(float(np.polyfit(np.log([p for p, _ in mine]),
+                                             np.log([v for _, v in mine]), 1)[0]))
+
+    def slope_of(key):
+        means = [np.mean([r[key] for r in in_regime if r["p"] == p]) for p in ps]
+        return float(np.polyfit(np.log(ps), np.log(means), 1)[0]) if len(ps) >= 3 else math.nan
+
+    other_slopes = {k: slope_of(k) for k in ("lip_grad", "lip_pgd", "lip_grad_clipped",
+                                               "lip_train_pairs", "lip_upper")}
+    floors = rx.lipschitz_floors(setup, ctx.seed)
+    pairs_above_floor = all(r["lip_train_pairs"] >= floors[r["seed_index"]][0] * (1 - 1e-4)
+                            for r in rows if r["fit_below_noise"])
+    _plot_lipschitz(ctx, setup, rows, ps, mean_lip, slope, floors)
     return Outcome(
         predicted=-0.5, observed=slope, tolerance=0.3,
         passed=bool(-0.8 <= slope <= -0.2) and bounds_ok,
@@ -409,10 +479,18 @@ def lipschitz_scaling(ctx: ClaimContext) -> Outcome:
                  "points_in_regime": len(in_regime), "all_fit_below_noise":
                  all(r["fit_below_noise"] for r in rows), "max_bs_bound": max(bounds),
                  "bs_side_condition_holds": ep.law_of_robustness_side_condition(n, setup.eps, 0.1),
-                 "bounds_satisfied": bounds_ok, "rows": rows})
+                 "bounds_satisfied": bounds_ok, "slope_per_seed": per_seed,
+                 "slope_of_other_estimates": other_slopes,
+                 "slope_per_seed_mean_std": _summaries(per_seed) if per_seed else None,
+                 "lipschitz_floor_lower_upper_per_seed": floors,
+                 "train_pair_ratio_above_floor": pairs_above_floor,
+                 "mean_lip_lower_over_floor_by_p": {
+                     int(p): float(v / np.mean([u for _, u in floors]))
+                     for p, v in zip(ps, mean_lip)},
+                 "rows": rows})
 
 
-def _plot_lipschitz(ctx, setup, rows, ps, mean_lip, slope):
+def _plot_lipschitz(ctx, setup, rows, ps, mean_lip, slope, floors):
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 4))
     nd = setup.n * setup.d
@@ -425,6 +503,8 @@ def _plot_lipschitz(ctx, setup, rows, ps, mean_lip, slope):
         anchor = mean_lip[len(mean_lip) // 2] / math.sqrt(ref_x[len(ref_x) // 2])
         ax.plot(ref_x, anchor * np.sqrt(ref_x), "k:", label="theory slope 1/2 (Lip ∝ sqrt(nd/p))")
         ax.plot(ref_x, mean_lip, "C0-", lw=1, label=f"fitted: Lip ∝ p^{slope:.2f}")
+    ax.axhline(float(np.mean([u for _, u in floors])), color="k", lw=0.8, ls="--",
+               label="floor L*: smoothest possible below-noise fit")
     ax.axvspan(1, setup.d, color="gray", alpha=0.1, label="n <= p <= nd")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -482,8 +562,8 @@ def mnist_noise_memorization(ctx: ClaimContext) -> Outcome:
 
     preset = dict(_R3[ctx.preset])
     fractions = preset.pop("fractions")
-    setup = rx.PruningSetup(task="classification_predictions", prune_examples=100 if ctx.full
-                            else 64, **preset)
+    setup = _pruning_setup(preset, task="classification_predictions",
+                           prune_examples=100 if ctx.full else 64)
     sparsity = setup.sparsities[-1]
     table, wins, memorized = {}, 0, {}
     for fraction in fractions:

@@ -19,6 +19,7 @@ import numpy as np
 
 from lottery_core import pai
 from sims import robustness_training as rt
+from theory import lipschitz_floor as lf
 
 PAI_METHODS = ("snip", "grasp", "synflow", "random", "magnitude")
 TRAINED_METHODS = ("imp", "magnitude_after", "magnitude_after_finetune")
@@ -70,6 +71,31 @@ def magnitude_mask(trained_params, density, within=None):
     """Global top-|θ| mask of trained weights (magnitude-after and each IMP level)."""
     return pai.scores_to_mask(pai.magnitude_scores(trained_params), trained_params, density,
                               within=within)
+
+
+def imp_path(targets, max_fraction: float = 0.2) -> tuple[float, ...]:
+    """IMP's sparsity levels: prune at most ``max_fraction`` of the remaining weights per
+    round (spec §7 R1: 20% per round) and land exactly on every target sparsity.
+
+    Between consecutive targets the kept fraction shrinks by the same factor each round,
+    using the fewest rounds that keep every round's pruned fraction <= ``max_fraction``.
+    E.g. targets (0.9,) with 20% gives 11 rounds of 18.9% each.
+    """
+    targets = sorted(float(t) for t in targets)
+    if not targets or targets[0] <= 0 or targets[-1] >= 1:
+        raise ValueError(f"target sparsities must lie in (0, 1), got {targets}")
+    if not 0 < max_fraction < 1:
+        raise ValueError(f"max_fraction must lie in (0, 1), got {max_fraction}")
+    levels, density = [], 1.0
+    for t in targets:
+        ratio = (1.0 - t) / density
+        if ratio >= 1.0:
+            continue
+        rounds = max(1, math.ceil(math.log(ratio) / math.log(1.0 - max_fraction) - 1e-9))
+        factor = ratio ** (1.0 / rounds)
+        levels += [round(1.0 - density * factor ** r, 6) for r in range(1, rounds)] + [t]
+        density = 1.0 - t
+    return tuple(levels)
 
 
 def _all_true(params):
@@ -348,13 +374,36 @@ def run_lipschitz_scaling(setup: LipschitzSetup, seed: int):
         k_pts, k_test_x, k_pgd = jax.random.split(k_test, 3)
         probe = jnp.concatenate([xs[i], gaussian_inputs(k_test_x, setup.n, setup.d),
                                  gaussian_inputs(k_pts, setup.random_points, setup.d)])
-        grad_max = float(jnp.max(rt.input_gradient_norms(p, m, probe)))
+        grad_norms = rt.input_gradient_norms(p, m, probe)
+        grad_max = float(jnp.max(grad_norms))
+        # the clipped fit clip(f) (the function the claim evaluates) has gradient 0 where |f| > 1
+        f_probe = rt.mlp_apply(pai.apply_mask(p, m), {}, probe, False)[0][:, 0]
+        inside = jnp.abs(f_probe) < 1.0
+        grad_clipped = float(jnp.max(jnp.where(inside, grad_norms, 0.0)))
         pgd = float(rt.pgd_lipschitz_ratio(p, m, xs[i], k_pgd, radius=setup.pgd_radius))
         masked = pai.apply_mask(p, m)
         rows.append({"seed_index": s, "width": h, "p": h * (setup.d + 1), "mse": mse,
                      "fit_below_noise": mse <= sigma2 - setup.eps + 1e-6,
                      "lip_grad": grad_max, "lip_pgd": pgd, "lip_lower": max(grad_max, pgd),
+                     "lip_train_pairs": lf.pairwise_ratio(np.asarray(xs[i]), f_train),
+                     "lip_grad_clipped": grad_clipped,
                      "lip_upper": float(rt.operator_norm_product(p, m)),
                      "w_max": float(max(jnp.max(jnp.abs(leaf)) for leaf in jax.tree_util.tree_leaves(masked))),
                      "x_radius": float(jnp.max(jnp.linalg.norm(xs[i], axis=1)))})
     return rows, sigma2
+
+
+def lipschitz_floors(setup: LipschitzSetup, seed: int, *, iterations: int = 2000):
+    """Per seed of :func:`run_lipschitz_scaling` (same data), the bracket [lower, upper] on
+    L*: the smallest Lipschitz constant of *any* function whose outputs on the training set
+    have MSE <= σ² - ε (:mod:`theory.lipschitz_floor`). No network of any width can go below."""
+    sigma2 = 1.0 - (1.0 - 2.0 * setup.flip) ** 2
+    out = []
+    for k in jax.random.split(jax.random.PRNGKey(seed), setup.seeds):
+        _, k_data, _, _ = jax.random.split(k, 4)
+        x, y, _, _ = noisy_teacher_data(k_data, setup.n, setup.d, setup.flip)
+        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        lower = lf.lipschitz_floor_lower(x, y, sigma2 - setup.eps)
+        upper, _ = lf.lipschitz_floor_upper(x, y, sigma2 - setup.eps, iterations=iterations)
+        out.append((lower, upper))
+    return out

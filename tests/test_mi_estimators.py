@@ -82,3 +82,26 @@ def test_exact_joint_and_mutual_information():
     assert mi.mutual_information(joint) == pytest.approx(0.5 * math.log(2), abs=1e-14)
     with pytest.raises(ValueError, match="sum to 1"):
         mi.mask_data_joint([{(1,): 0.5}], [1.0])
+
+
+def test_plugin_ceiling_bounds_every_fixed_size_mask_set():
+    rng = np.random.default_rng(5)
+    P, s = 120, 12
+    h = float(mi.binary_entropy(s / P))
+    for K in (5, 50, 400):
+        # uniformly random s-subsets: the most variable pipeline there is
+        masks = np.zeros((K, P), bool)
+        for a in range(K):
+            masks[a, rng.choice(P, s, replace=False)] = True
+        ceiling = mi.plugin_ceiling(P, s, K)
+        assert ceiling == pytest.approx(P * h + P / (2 * K), rel=1e-12)
+        assert mi.plugin_information_upper(masks) <= ceiling
+        assert mi.plugin_information_upper(masks, miller_madow=False) <= mi.plugin_ceiling(
+            P, s, K, miller_madow=False)
+    # with many data sets the random-subset pipeline reaches the plug-in ceiling
+    assert mi.plugin_information_upper(masks, miller_madow=False) == pytest.approx(P * h, rel=0.01)
+    assert mi.plugin_ceiling(P, 0, 3) == 0.0 and mi.plugin_ceiling(P, P, 3) == 0.0
+    with pytest.raises(ValueError, match="s must be <= P"):
+        mi.plugin_ceiling(4, 5, 2)
+    with pytest.raises(ValueError, match="K must be"):
+        mi.plugin_ceiling(4, 2, 0)

@@ -55,6 +55,39 @@ def test_quick_preset_data_free_masks_carry_no_information(quick_report):
     assert info["snip"] > 0 and info["grasp"] > 0 and info["imp"] > 0
 
 
+def test_quick_preset_diagnostics_are_consistent(quick_report):
+    _, report, _ = quick_report
+    records = {r["claim"].split(".", 1)[1]: r["details"] for r in report["claims"]}
+    info = records["data_independent_masks"]
+    ceiling = info["plugin_ceiling_nats"]
+    assert all(v <= ceiling for v in info["I_hat_miller_madow_nats"].values())
+    assert info["smallest_snip_over_imp_any_imp_could_give"] == pytest.approx(
+        info["I_hat_miller_madow_nats"]["snip"] / ceiling)
+    assert str(info["K"]) in info["ratio_on_first_k_datasets"]
+    lip = records["lipschitz_scaling"]
+    for lower, upper in lip["lipschitz_floor_lower_upper_per_seed"]:
+        assert 0 < lower <= upper
+    # every below-noise fit's pairwise ratio on its training set is >= the floor (a theorem)
+    assert lip["train_pair_ratio_above_floor"]
+    order = records["noise_correlation_ordering"]
+    assert set(order["per_layer_density_seed0"]) >= {f"{m}@0.9" for m in rx.ALL_METHODS}
+
+
+def test_imp_path_prunes_at_most_the_fraction_and_lands_on_targets():
+    path = rx.imp_path((0.9, 0.95, 0.98), 0.2)
+    assert {0.9, 0.95, 0.98} <= set(path) and path[-1] == 0.98
+    density = np.concatenate([[1.0], 1.0 - np.asarray(path)])
+    pruned = 1.0 - density[1:] / density[:-1]
+    assert np.all(pruned <= 0.2 + 1e-5) and np.all(pruned > 0)
+    # the fewest rounds: 11 to reach 90% (0.8^10 = 0.107 > 0.1), then 4 and 5
+    assert path.index(0.9) == 10 and path.index(0.95) == 14 and len(path) == 20
+    assert rx.imp_path((0.9,), 0.7) == (0.683772, 0.9)
+    with pytest.raises(ValueError, match="max_fraction"):
+        rx.imp_path((0.9,), 1.0)
+    with pytest.raises(ValueError, match="target"):
+        rx.imp_path((1.0,), 0.2)
+
+
 def _problem(seed=0, n=96, d=6, width=8):
     key = jax.random.PRNGKey(seed)
     params = rt.init_mlp(key, (d, width, width, 3))

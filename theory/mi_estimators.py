@@ -71,6 +71,20 @@ def plugin_information_upper(masks_per_dataset, *, miller_madow: bool = True) ->
     return value
 
 
+def plugin_ceiling(P: int, s: int, K: int, *, miller_madow: bool = True) -> float:
+    """The largest value :func:`plugin_information_upper` can take for K masks that each keep
+    exactly s of P coordinates: Σ_j h(p̂_j) <= P h(s/P) by concavity of h (the p̂_j average to
+    s/P), and Miller-Madow adds at most P/(2K). A ratio of two plug-in estimates is therefore
+    at least Î_A / plugin_ceiling, whatever the second pipeline does [R]."""
+    for name, value, low in (("P", P, 1), ("s", s, 0), ("K", K, 1)):
+        if isinstance(value, bool) or int(value) != value or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if s > P:
+        raise ValueError(f"s must be <= P, got s={s}, P={P}")
+    value = float(P * binary_entropy(s / P))
+    return value + (P / (2.0 * K) if miller_madow and 0 < s < P else 0.0)
+
+
 def conditional_entropy_information(masks) -> float:
     """Σ_j [ h(p̄_j) - (1/K) Σ_a h(p_j(D_a)) ] for masks of shape (K, R, P) (spec §6.4).
 
