@@ -67,7 +67,36 @@ def main() -> int:
         from lottery_core.commands.plot import markdown_table
 
         print(markdown_table(summarize(records, args.metric)))
+        print()
+        print(sign_flips_markdown(args.runs_dir))
     return 0 if ok else 1
+
+
+def sign_flips_markdown(runs_dir: Path, levels=(1, 4, 8, 12)) -> str:
+    """Mean over seeds of ``sign_flips_vs_init`` / ``..._vs_previous_level`` (overall, %) per
+    method at ``levels``, read from each level's ``metrics.json``."""
+    import json
+
+    rows = {}
+    for path in sorted(Path(runs_dir).glob("*/seed_*/level_*/metrics.json")):
+        m = json.loads(path.read_text())
+        if m["level"] in levels:
+            for key in ("sign_flips_vs_init", "sign_flips_vs_previous_level"):
+                if m.get(key) is not None:
+                    rows.setdefault((m["level"], m["method"], key), []).append(
+                        100 * m[key]["overall"])
+    methods = sorted({method for _, method, _ in rows})
+    columns = [(method, key) for method in methods
+               for key in ("sign_flips_vs_init", "sign_flips_vs_previous_level")
+               if any((k, method, key) in rows for k in levels)]
+    names = {"sign_flips_vs_init": "vs θ_0", "sign_flips_vs_previous_level": "vs previous"}
+    lines = ["| level | " + " | ".join(f"{m} {names[k]}" for m, k in columns) + " |",
+             "| ---: |" + " ---: |" * len(columns)]
+    for level in levels:
+        cells = [f"{np.mean(rows[(level, m, k)]):.1f}" if (level, m, k) in rows else "–"
+                 for m, k in columns]
+        lines.append(f"| {level} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def summary_markdown(table: dict) -> str:
