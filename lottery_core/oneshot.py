@@ -403,12 +403,10 @@ def plot_oneshot_runs(out: Path, path: Path | None = None, metric: str = "test_a
     ax.set_ylabel(f"{metric.replace('_', ' ')} (%)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = Path(path) if path is not None else Path(out) / "oneshot_accuracy_vs_sparsity.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    from lottery_core.figures import save_figure
+
+    return save_figure(fig, path if path is not None
+                       else Path(out) / "oneshot_accuracy_vs_sparsity.png")
 
 
 def summary_table(summary: dict, metric: str = "test_accuracy") -> str:

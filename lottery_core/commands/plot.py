@@ -81,12 +81,10 @@ def plot_runs(runs_dir: Path, out: Path | None = None, metric: str = "test_accur
                   else "test accuracy at early stop (%)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    out = Path(out) if out is not None else Path(runs_dir) / "accuracy_vs_density.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    from lottery_core.figures import save_figure
+
+    return save_figure(fig, out if out is not None
+                       else Path(runs_dir) / "accuracy_vs_density.png", dpi=110)
 
 
 def main(args) -> int:

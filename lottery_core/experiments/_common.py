@@ -81,8 +81,6 @@ def plot_curves(curves: dict[str, dict], path: Path, *, title: str, ylabel: str,
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    from lottery_core.figures import save_figure
+
+    return save_figure(fig, path)

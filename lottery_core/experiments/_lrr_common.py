@@ -191,6 +191,19 @@ def plot_accuracy(curves: dict[str, dict], path: Path, title: str) -> Path:
                        ylabel="final test accuracy (%)")
 
 
+def report_accuracy(directory: Path, curves: dict[str, dict], title: str) -> int:
+    """Draw ``directory/accuracy_vs_remaining.png`` from ``{label: curve}``, print where the
+    results and the figure are; the experiment's exit code (0)."""
+    figure = plot_accuracy(curves, directory / "accuracy_vs_remaining.png", title)
+    print(f"results: {directory / 'results.json'}\nfigure: {figure}")
+    return 0
+
+
+def by_label(results: dict) -> dict[str, dict]:
+    """``results["curves"]`` keyed by each curve's ``label``."""
+    return {c["label"]: c for c in results["curves"].values()}
+
+
 def experiment_folder(args, name: str, extra: dict | None = None) -> Path:
     from lottery_core.experiments._common import experiment_directory
 

@@ -56,9 +56,6 @@ def run(args) -> int:
         results["masks_match_reference"][key] = masks_equal(runs[key], reference, seeds,
                                                             args.levels)
     common.write_results(directory, results)
-    figure = common.plot_accuracy({c["label"]: c for c in results["curves"].values()},
-                                  directory / "accuracy_vs_remaining.png",
-                                  title=f"{args.model} on {args.dataset}: mask swap "
-                                        f"({len(seeds)} seeds)")
-    print(f"results: {directory / 'results.json'}\nfigure: {figure}")
-    return 0
+    return common.report_accuracy(directory, common.by_label(results),
+                                  f"{args.model} on {args.dataset}: mask swap "
+                                  f"({len(seeds)} seeds)")

@@ -47,8 +47,6 @@ def run(args) -> int:
         results["layer_density"][method] = {str(k): row[seeds[0]]["density_layers"]
                                             for k, row in table.items()}
         common.write_results(directory, results)
-    figure = common.plot_accuracy(results["curves"], directory / "accuracy_vs_remaining.png",
-                                  title=f"{args.model} on {args.dataset}: random masks "
-                                        f"({len(seeds)} seeds)")
-    print(f"results: {directory / 'results.json'}\nfigure: {figure}")
-    return 0
+    return common.report_accuracy(directory, results["curves"],
+                                  f"{args.model} on {args.dataset}: random masks "
+                                  f"({len(seeds)} seeds)")

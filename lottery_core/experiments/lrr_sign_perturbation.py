@@ -48,9 +48,6 @@ def run(args) -> int:
             "mean": [x - y for x, y in zip(a["test_accuracy"]["mean"],
                                            b["test_accuracy"]["mean"])]}
         common.write_results(directory, results)
-    figure = common.plot_accuracy({c["label"]: c for c in results["curves"].values()},
-                                  directory / "accuracy_vs_remaining.png",
-                                  title=f"{args.model} on {args.dataset}: sign perturbation "
-                                        f"p={args.p}, every {args.every} epochs")
-    print(f"results: {directory / 'results.json'}\nfigure: {figure}")
-    return 0
+    return common.report_accuracy(directory, common.by_label(results),
+                                  f"{args.model} on {args.dataset}: sign perturbation "
+                                  f"p={args.p}, every {args.every} epochs")

@@ -34,9 +34,6 @@ def run(args) -> int:
         results["curves"][method] = {"label": LABELS.get(method, method),
                                      **common.accuracy_curve(run_dir, seeds, args.levels)}
         common.write_results(directory, results)
-    figure = common.plot_accuracy(
-        {c["label"]: c for c in results["curves"].values()}, directory /
-        "accuracy_vs_remaining.png", title=f"{args.model} on {args.dataset}: WR vs LRR "
-        f"({len(seeds)} seeds, mean ± std)")
-    print(f"results: {directory / 'results.json'}\nfigure: {figure}")
-    return 0
+    return common.report_accuracy(directory, common.by_label(results),
+                                  f"{args.model} on {args.dataset}: WR vs LRR "
+                                  f"({len(seeds)} seeds, mean ± std)")
