@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental.ode import odeint
 
+from lottery_core.figures import save_figure
 from sims.registry import ClaimContext, Outcome, claim
 from theory import mirror as theory
 
@@ -375,9 +376,7 @@ def _shape_figure(ctx, a_values, to_l2, to_l1) -> None:
     right.loglog(a_values, to_l1, "s-", label="‖x_a − x_L1‖/‖x_L1‖")
     right.set(xlabel="a", title="argmin_{Zx=y} R_a (c = 0)")
     right.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(ctx.figure_path("mirror_potential_shape.png"), dpi=90)
-    plt.close(fig)
+    save_figure(fig, ctx.figure_path("mirror_potential_shape.png"), dpi=90)
 
 
 # ============================================================================ C5
@@ -679,9 +678,7 @@ def _dln_figure(ctx, curves, steps, settings) -> None:
         ax.title.set_fontsize(9)
     axes[0].set_ylabel("mean ‖x_t − x*‖ (5 inits)")
     axes[-1].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(ctx.figure_path("mirror_dln_headline.png"), dpi=80)
-    plt.close(fig)
+    save_figure(fig, ctx.figure_path("mirror_dln_headline.png"), dpi=80)
 
 
 # ============================================================================ C12

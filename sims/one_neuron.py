@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from lottery_core.figures import save_figure
 from sims import _one_neuron_engine as engine
 from sims.registry import ClaimContext, Outcome, claim
 from theory import one_neuron as theory
@@ -156,9 +157,7 @@ def conservation_law(ctx: ClaimContext) -> Outcome:
     ax.set_ylabel("mean |Δ(a² − ‖w‖²)| per step")
     ax.set_title(f"GD drift of the invariant, d={d}, T={horizon:g}", fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(ctx.figure_path("one_neuron_conservation.png"))
-    plt.close(fig)
+    save_figure(fig, ctx.figure_path("one_neuron_conservation.png"))
     return Outcome(
         predicted=2.0, observed=slope, tolerance=tol, passed=passed,
         comparison="|slope − 2| <= tol for both input laws (slope of log per-step drift vs log lr), "
@@ -271,9 +270,7 @@ def d1_success_rule(ctx: ClaimContext) -> Outcome:
     ax.set_ylabel("a(0)")
     ax.set_title("d = 1: success (yellow) iff w>0 and a+w>0", fontsize=9)
     ax.legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
-    fig.savefig(ctx.figure_path("one_neuron_d1_rule.png"))
-    plt.close(fig)
+    save_figure(fig, ctx.figure_path("one_neuron_d1_rule.png"))
     p_quad = 7 / 8  # quadrant rule is wrong exactly on {w > 0, -w < a <= 0}: area 1/8 of the square
     return Outcome(
         predicted=1.0, observed=agreement, tolerance=0.0, passed=passed,
@@ -388,9 +385,7 @@ def _sign_plane(ctx: ClaimContext, name: str, a0, w0, out, title: str) -> None:
         ax.set_xlabel("w_1(0)")
     axes[0].set_ylabel("a(0)")
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(ctx.figure_path(name))
-    plt.close(fig)
+    save_figure(fig, ctx.figure_path(name))
 
 
 @claim("one_neuron.imp_lrr_per_run_agreement",
@@ -465,9 +460,7 @@ def imp_lrr_success_rates(ctx: ClaimContext) -> Outcome:
     ax.set_ylim(0, 0.75)
     ax.set_title(f"a(0) = ±1.2‖w(0)‖, {n} runs per d; dotted: theory", fontsize=9)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(ctx.figure_path("one_neuron_success_vs_d.png"))
-    plt.close(fig)
+    save_figure(fig, ctx.figure_path("one_neuron_success_vs_d.png"))
     return Outcome(
         predicted=0.0, observed=worst_dev, tolerance=4 * worst_se,
         comparison="max over d and method of |rate − predicted| <= 4 standard errors",

@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from lottery_core.figures import save_figure
 from sims.registry import ClaimContext, Outcome, claim
 from theory import effective_params as ep
 from theory import mi_estimators as mi
@@ -344,9 +345,7 @@ def _plot_memorization(ctx, setup, final, dense, result):
                  f"{setup.seeds} seeds", fontsize=9)
     ax.axhline(1.0 / setup.outputs, color="gray", lw=0.8, ls=":")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(ctx.figure_path("robustness_memorization.png"), dpi=90)
-    plt.close(fig)
+    save_figure(fig, ctx.figure_path("robustness_memorization.png"), dpi=90)
 
 
 # --------------------------------------------------------------------------- claim 6
@@ -421,9 +420,7 @@ def _plot_noise_correlation(ctx, setup, curves, sparsity):
     ax.set_title(f"R2: {int(sparsity * 100)}% sparsity, flip 0.2, n={setup.n}, d={setup.d}, "
                  f"{setup.seeds} seeds", fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(ctx.figure_path("robustness_noise_correlation.png"), dpi=90)
-    plt.close(fig)
+    save_figure(fig, ctx.figure_path("robustness_noise_correlation.png"), dpi=90)
 
 
 # --------------------------------------------------------------------------- claim 7
@@ -512,9 +509,7 @@ def _plot_lipschitz(ctx, setup, rows, ps, mean_lip, slope, floors):
     ax.set_ylabel("Lipschitz constant")
     ax.set_title(f"R4: n={setup.n}, d={setup.d}, fit below noise by ε={setup.eps}", fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(ctx.figure_path("robustness_lipschitz.png"), dpi=90)
-    plt.close(fig)
+    save_figure(fig, ctx.figure_path("robustness_lipschitz.png"), dpi=90)
 
 
 # --------------------------------------------------------------------------- claim 8
@@ -620,6 +615,4 @@ def _plot_mnist(ctx, setup, memorized, sparsity):
     ax.set_title(f"R3 MNIST: n={setup.n}, MLP {setup.width}-{setup.width}, {int(sparsity * 100)}% "
                  f"sparsity (dense at 0%), {setup.seeds} seeds", fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(ctx.figure_path("robustness_mnist.png"), dpi=90)
-    plt.close(fig)
+    save_figure(fig, ctx.figure_path("robustness_mnist.png"), dpi=90)
