@@ -73,6 +73,34 @@ def test_zhou_learned_mask_end_to_end(tmp_path, mnist_args):
     assert (directory / "learned_mask.png").stat().st_size > 0
 
 
+def test_learned_mask_runs_extend_and_shorten(tmp_path, mnist_args):
+    """--epochs is not part of the identity: a finished run continues from its checkpoint to
+    the same numbers as a run trained straight through, and a shorter call reads the history."""
+    def learned(out, epochs):
+        assert cli.main(["experiment", "zhou-learned-mask", *mnist_args, "--epochs", str(epochs),
+                         "--seeds", "1", "--batch-size", "100", "--eval-samples", "2",
+                         "--out", str(out)]) == 0
+        results, directory = _results(out)
+        return results, json.loads((directory / "seed_0.json").read_text())["history"]
+
+    _, first_two = learned(tmp_path / "a", 2)
+    extended, history = learned(tmp_path / "a", 3)
+    straight, straight_history = learned(tmp_path / "b", 3)
+    assert history[:2] == first_two                     # the first two epochs are not redone
+    assert [h["test_accuracy_samples"] for h in history] == \
+        [h["test_accuracy_samples"] for h in straight_history]
+    assert extended["seeds"]["0"]["epoch"] == 3 and extended["settings"]["epochs"] == 3
+    shortened, after = learned(tmp_path / "a", 1)
+    assert after == history                             # nothing trained, nothing dropped
+    assert shortened["seeds"]["0"] == history[0] and shortened["settings"]["epochs"] == 1
+    # a checkpoint ahead of its history (history edited away) is refused, naming both files
+    [directory] = [d for d in (tmp_path / "a").iterdir() if d.is_dir()]
+    (directory / "seed_0.json").write_text(json.dumps({"seed": 0, "history": history[:1]}))
+    assert cli.main(["experiment", "zhou-learned-mask", *mnist_args, "--epochs", "4",
+                     "--seeds", "1", "--batch-size", "100", "--eval-samples", "2",
+                     "--out", str(tmp_path / "a")]) == 2
+
+
 def test_unknown_criterion_is_a_usage_error(tmp_path, capsys, mnist_args):
     assert cli.main(["experiment", "zhou-criteria", *mnist_args, "--criteria", "biggest",
                      "--out", str(tmp_path)]) == 2

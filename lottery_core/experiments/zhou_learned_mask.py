@@ -5,8 +5,12 @@ is trained with the straight-through estimator (``lottery_core.supermask``): SGD
 0.9, learning rate 100, batch 250 (the official README's FC settings [C]). Options: signed
 constants (sign(w)·std(w)), dynamic weight rescaling (DWR), the ``round`` mask variant, the
 sigmoid-bias initialization. Test accuracy is the mean over 10 mask samples (spec §6.3 [C]);
-the fraction kept is the mean of σ(m). Per seed ``seed_<s>.json`` holds the per-epoch history;
-an interrupted run resumes from its last finished epoch.
+the fraction kept is the mean of σ(m). Per seed ``seed_<s>.json`` holds the per-epoch history
+and ``seed_<s>.checkpoint.npz`` the state after the last finished epoch. The learning rate is
+constant and epoch e's batches and mask samples depend only on (seed, e), so a run of E epochs is
+the first E epochs of any longer run: ``--epochs`` is not part of the experiment's identity, an
+interrupted run resumes from its last finished epoch, a finished run called with more epochs
+continues from its checkpoint, and one called with fewer reports epoch E from its history.
 """
 
 from __future__ import annotations
@@ -42,8 +46,7 @@ def add_arguments(parser) -> None:
 
 
 def _identity(args) -> dict:
-    keys = ("model", "dataset", "signed_constant", "rescale", "mode", "sigmoid_bias", "epochs",
-            "learning_rate", "momentum", "batch_size", "eval_samples", "train_subset")
+    keys = ("model", "dataset", "signed_constant", "rescale", "mode", "sigmoid_bias", "learning_rate", "momentum", "batch_size", "eval_samples", "train_subset")
     identity = {k: getattr(args, k) for k in keys}
     if args.test_subset is not None:        # absent when unused: earlier folders still match
         identity["test_subset"] = args.test_subset
@@ -117,7 +120,8 @@ def run(args) -> int:
                                                 model_state, x_test, y_test)[1])
                          for key in keys])
 
-    summary = {"experiment": NAME, "settings": _identity(args), "seeds": {}}
+    summary = {"experiment": NAME, "settings": {**_identity(args), "epochs": args.epochs},
+               "seeds": {}}
     for seed in range(args.seeds):
         result_path = directory / f"seed_{seed}.json"
         record = read_json(result_path) if result_path.exists() else {"seed": seed, "history": []}
@@ -129,8 +133,20 @@ def run(args) -> int:
         state = trainer.init_state(logits, model_state, jax.tree_util.tree_map(
             lambda l: jnp.ones(l.shape, bool), logits), rng=jax.random.PRNGKey(seed + 7919))
         checkpoint = directory / f"seed_{seed}.checkpoint.npz"
+        done = 0
         if checkpoint.exists():
-            state, _ = load_state(checkpoint, state)
+            state, extra = load_state(checkpoint, state)
+            done = extra["epochs_done"]
+            if done > len(record["history"]):
+                raise UsageError(f"{checkpoint} holds epoch {done} but {result_path} has only "
+                                 f"{len(record['history'])} epochs; remove both to start over")
+        # the history is written before the checkpoint: entries past the checkpoint (a run
+        # killed between the two writes) are recomputed, identically
+        if len(record["history"]) > done and len(record["history"]) < args.epochs:
+            if done == 0:
+                print(f"seed {seed}: no checkpoint beside {result_path.name}; training again "
+                      f"from epoch 1 to reach {args.epochs} epochs")
+            record["history"] = record["history"][:done]
         done = len(record["history"])
         for epoch in range(done, args.epochs):
             clock = time.time()
@@ -143,15 +159,13 @@ def run(args) -> int:
                 "test_accuracy_mean": float(accs.mean()), "test_accuracy_samples": accs.tolist(),
                 "kept_fraction": float(supermask.expected_density(state.params)),
                 "seconds": time.time() - clock})
-            save_state(checkpoint, state, {})
             atomic_write_json(result_path, record)
+            save_state(checkpoint, state, {"epochs_done": epoch + 1})
             last = record["history"][-1]
             print(f"seed {seed} epoch {epoch + 1}/{args.epochs}: test "
                   f"{100 * last['test_accuracy_mean']:.2f}% kept {last['kept_fraction']:.3f} "
-                  f"loss {last['train_loss']:.3f}")
-        if checkpoint.exists() and len(record["history"]) >= args.epochs:
-            checkpoint.unlink()
-        summary["seeds"][str(seed)] = record["history"][-1]
+                  f"loss {last['train_loss']:.3f}", flush=True)
+        summary["seeds"][str(seed)] = record["history"][args.epochs - 1]
     finals = [100 * v["test_accuracy_mean"] for v in summary["seeds"].values()]
     kept = [v["kept_fraction"] for v in summary["seeds"].values()]
     summary["test_accuracy"] = dict(zip(("mean", "std"), mean_std(finals)))
@@ -175,7 +189,7 @@ def _plot(directory: Path, args) -> None:
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
     for seed in range(args.seeds):
-        history = read_json(directory / f"seed_{seed}.json")["history"]
+        history = read_json(directory / f"seed_{seed}.json")["history"][:args.epochs]
         epochs = [h["epoch"] for h in history]
         left.plot(epochs, [100 * h["test_accuracy_mean"] for h in history], label=f"seed {seed}")
         right.plot(epochs, [h["kept_fraction"] for h in history], label=f"seed {seed}")
