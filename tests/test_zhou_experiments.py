@@ -101,6 +101,33 @@ def test_learned_mask_runs_extend_and_shorten(tmp_path, mnist_args):
                      "--out", str(tmp_path / "a")]) == 2
 
 
+def test_learned_mask_eval_every_and_only_seed(tmp_path, mnist_args, capsys):
+    def learned(*extra):
+        return cli.main(["experiment", "zhou-learned-mask", *mnist_args, "--seeds", "2",
+                         "--batch-size", "100", "--eval-samples", "2", "--out", str(tmp_path),
+                         *extra])
+
+    assert learned("--epochs", "3", "--eval-every", "2", "--only-seed", "1") == 0
+    [directory] = [d for d in tmp_path.iterdir() if d.is_dir()]
+    assert not (directory / "results.json").exists() and not (directory / "seed_0.json").exists()
+    history = json.loads((directory / "seed_1.json").read_text())["history"]
+    assert [("test_accuracy_mean" in h) for h in history] == [False, True, True]
+    # the summary call trains seed 0 only; epoch 3 was tested for both seeds
+    assert learned("--epochs", "3", "--eval-every", "2") == 0
+    results, _ = _results(tmp_path)
+    assert set(results["seeds"]) == {"0", "1"} and results["seeds"]["1"] == history[2]
+    assert json.loads((directory / "seed_1.json").read_text())["history"] == history
+    # epoch 1 was never tested and its state is gone: a clear error, not a silent number
+    capsys.readouterr()
+    assert learned("--epochs", "1") == 2
+    assert "epoch 1 of seed 0 was not evaluated" in capsys.readouterr().err
+    # extending without a test at the new last epoch's multiple still tests the last epoch
+    assert learned("--epochs", "4", "--eval-every", "3") == 0
+    results, _ = _results(tmp_path)
+    assert results["seeds"]["0"]["epoch"] == 4 and "test_accuracy_mean" in results["seeds"]["0"]
+    assert learned("--only-seed", "2", "--epochs", "4") == 2
+
+
 def test_unknown_criterion_is_a_usage_error(tmp_path, capsys, mnist_args):
     assert cli.main(["experiment", "zhou-criteria", *mnist_args, "--criteria", "biggest",
                      "--out", str(tmp_path)]) == 2

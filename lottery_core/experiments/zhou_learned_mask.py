@@ -11,6 +11,8 @@ constant and epoch e's batches and mask samples depend only on (seed, e), so a r
 the first E epochs of any longer run: ``--epochs`` is not part of the experiment's identity, an
 interrupted run resumes from its last finished epoch, a finished run called with more epochs
 continues from its checkpoint, and one called with fewer reports epoch E from its history.
+``--eval-every K`` tests every K-th epoch and the last (the 10-sample test costs about a third of
+an FC epoch); ``--only-seed S`` trains one seed, so that seeds can run in separate processes.
 """
 
 from __future__ import annotations
@@ -37,7 +39,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--batch-size", type=int, default=250, help="batch size")
     parser.add_argument("--eval-samples", type=int, default=10,
                         help="mask samples averaged for the test accuracy")
+    parser.add_argument("--eval-every", type=int, default=1,
+                        help="evaluate the test accuracy every K epochs and at the last one")
     parser.add_argument("--seeds", type=int, default=3, help="seeds")
+    parser.add_argument("--only-seed", type=int, default=None,
+                        help="train only this seed (run seeds in separate processes); the "
+                             "summary is written by a call that finds every seed finished")
     parser.add_argument("--train-subset", type=int, default=None,
                         help="use only the first N training images (quick runs)")
     parser.add_argument("--test-subset", type=int, default=None,
@@ -46,7 +53,8 @@ def add_arguments(parser) -> None:
 
 
 def _identity(args) -> dict:
-    keys = ("model", "dataset", "signed_constant", "rescale", "mode", "sigmoid_bias", "learning_rate", "momentum", "batch_size", "eval_samples", "train_subset")
+    keys = ("model", "dataset", "signed_constant", "rescale", "mode", "sigmoid_bias",
+            "learning_rate", "momentum", "batch_size", "eval_samples", "train_subset")
     identity = {k: getattr(args, k) for k in keys}
     if args.test_subset is not None:        # absent when unused: earlier folders still match
         identity["test_subset"] = args.test_subset
@@ -71,11 +79,14 @@ def run(args) -> int:
     from lottery_core.models import get_model
     from lottery_core.train import Trainer, default_step_loop, epoch_batches
 
-    for name in ("epochs", "batch_size", "eval_samples", "seeds"):
+    for name in ("epochs", "batch_size", "eval_samples", "seeds", "eval_every"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if not args.learning_rate > 0:
         raise UsageError(f"--learning-rate must be positive, got {args.learning_rate}")
+    if args.only_seed is not None and not 0 <= args.only_seed < args.seeds:
+        raise UsageError(f"--only-seed must be in [0, {args.seeds}) for --seeds {args.seeds}, "
+                         f"got {args.only_seed}")
     if args.test_subset is not None and args.test_subset < 1:
         raise UsageError(f"--test-subset must be >= 1, got {args.test_subset}")
     try:
@@ -120,9 +131,16 @@ def run(args) -> int:
                                                 model_state, x_test, y_test)[1])
                          for key in keys])
 
+    def evaluated(entry, seed, epoch, state):
+        """``entry`` with the test accuracy of ``state`` (the state after ``epoch`` epochs)."""
+        accs = evaluate(trainer, frozen, state.params, state.model_state, seed, epoch - 1)
+        return {**entry, "test_accuracy_mean": float(accs.mean()),
+                "test_accuracy_samples": accs.tolist()}
+
     summary = {"experiment": NAME, "settings": {**_identity(args), "epochs": args.epochs},
                "seeds": {}}
-    for seed in range(args.seeds):
+    seeds = range(args.seeds) if args.only_seed is None else [args.only_seed]
+    for seed in seeds:
         result_path = directory / f"seed_{seed}.json"
         record = read_json(result_path) if result_path.exists() else {"seed": seed, "history": []}
         frozen, model_state = build(seed)
@@ -147,25 +165,35 @@ def run(args) -> int:
                 print(f"seed {seed}: no checkpoint beside {result_path.name}; training again "
                       f"from epoch 1 to reach {args.epochs} epochs")
             record["history"] = record["history"][:done]
-        done = len(record["history"])
-        for epoch in range(done, args.epochs):
+        for epoch in range(len(record["history"]) + 1, args.epochs + 1):
             clock = time.time()
-            idx = epoch_batches((seed, epoch), len(data.x_train), args.batch_size,
-                                epoch * per_epoch, per_epoch)
+            idx = epoch_batches((seed, epoch - 1), len(data.x_train), args.batch_size,
+                                (epoch - 1) * per_epoch, per_epoch)
             state, losses = trainer.run_steps(state, x_train, y_train, jnp.asarray(idx))
-            accs = evaluate(trainer, frozen, state.params, state.model_state, seed, epoch)
-            record["history"].append({
-                "epoch": epoch + 1, "train_loss": float(np.mean(losses)),
-                "test_accuracy_mean": float(accs.mean()), "test_accuracy_samples": accs.tolist(),
-                "kept_fraction": float(supermask.expected_density(state.params)),
-                "seconds": time.time() - clock})
+            entry = {"epoch": epoch, "train_loss": float(np.mean(losses)),
+                     "kept_fraction": float(supermask.expected_density(state.params))}
+            if epoch % args.eval_every == 0 or epoch == args.epochs:
+                entry = evaluated(entry, seed, epoch, state)
+            record["history"].append({**entry, "seconds": time.time() - clock})
             atomic_write_json(result_path, record)
-            save_state(checkpoint, state, {"epochs_done": epoch + 1})
-            last = record["history"][-1]
-            print(f"seed {seed} epoch {epoch + 1}/{args.epochs}: test "
-                  f"{100 * last['test_accuracy_mean']:.2f}% kept {last['kept_fraction']:.3f} "
-                  f"loss {last['train_loss']:.3f}", flush=True)
-        summary["seeds"][str(seed)] = record["history"][args.epochs - 1]
+            save_state(checkpoint, state, {"epochs_done": epoch})
+            if "test_accuracy_mean" in entry:
+                print(f"seed {seed} epoch {epoch}/{args.epochs}: test "
+                      f"{100 * entry['test_accuracy_mean']:.2f}% kept "
+                      f"{entry['kept_fraction']:.3f} loss {entry['train_loss']:.3f}", flush=True)
+        final = record["history"][args.epochs - 1]
+        if "test_accuracy_mean" not in final:
+            if len(record["history"]) != args.epochs or not checkpoint.exists():
+                tested = [h["epoch"] for h in record["history"] if "test_accuracy_mean" in h]
+                raise UsageError(f"epoch {args.epochs} of seed {seed} was not evaluated and its "
+                                 f"state is gone; evaluated epochs: {tested}")
+            final = record["history"][-1] = evaluated(final, seed, args.epochs, state)
+            atomic_write_json(result_path, record)
+        summary["seeds"][str(seed)] = final
+    if args.only_seed is not None:
+        print(f"seed {args.only_seed}: {args.epochs} epochs in {directory}; run without "
+              f"--only-seed for the summary")
+        return 0
     finals = [100 * v["test_accuracy_mean"] for v in summary["seeds"].values()]
     kept = [v["kept_fraction"] for v in summary["seeds"].values()]
     summary["test_accuracy"] = dict(zip(("mean", "std"), mean_std(finals)))
@@ -190,9 +218,11 @@ def _plot(directory: Path, args) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
     for seed in range(args.seeds):
         history = read_json(directory / f"seed_{seed}.json")["history"][:args.epochs]
-        epochs = [h["epoch"] for h in history]
-        left.plot(epochs, [100 * h["test_accuracy_mean"] for h in history], label=f"seed {seed}")
-        right.plot(epochs, [h["kept_fraction"] for h in history], label=f"seed {seed}")
+        tested = [h for h in history if "test_accuracy_mean" in h]
+        left.plot([h["epoch"] for h in tested], [100 * h["test_accuracy_mean"] for h in tested],
+                  label=f"seed {seed}")
+        right.plot([h["epoch"] for h in history], [h["kept_fraction"] for h in history],
+                   label=f"seed {seed}")
     left.set_xlabel("epoch")
     left.set_ylabel("test accuracy (%), mean of mask samples")
     right.set_xlabel("epoch")
