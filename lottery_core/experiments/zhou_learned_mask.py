@@ -223,9 +223,11 @@ def _plot(directory: Path, args) -> None:
                   label=f"seed {seed}")
         right.plot([h["epoch"] for h in history], [h["kept_fraction"] for h in history],
                    label=f"seed {seed}")
-    left.set_xlabel("epoch")
+    for axis in (left, right):
+        axis.set_xlabel("epoch")
+        if args.epochs > 100:                 # long runs: the early rise stays visible
+            axis.set_xscale("log")
     left.set_ylabel("test accuracy (%), mean of mask samples")
-    right.set_xlabel("epoch")
     right.set_ylabel("fraction kept (mean σ(m))")
     left.legend(fontsize=7)
     flags = [f for f, on in (("signed constant", args.signed_constant), ("DWR", args.rescale)) if on]
