@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lottery_core.levels import SINGLE_THREAD_XLA_FLAGS  # noqa: E402  (jax not started yet)
+from lottery_core.loops.workers import SINGLE_THREAD_XLA_FLAGS  # noqa: E402  (jax not started yet)
 
 os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {SINGLE_THREAD_XLA_FLAGS}".strip()
 

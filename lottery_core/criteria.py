@@ -59,6 +59,8 @@ SINGLE = {
 }
 
 CRITERIA = tuple(SCORES) + tuple(ALIGNED) + tuple(GRADIENT) + tuple(SINGLE)
+#: criteria usable inside the level loop (snip/grad need g_0 and live in zhou-supermask)
+LEVEL_CRITERIA = tuple(c for c in CRITERIA if c not in GRADIENT)
 
 
 def _check_criterion(name: str) -> None:

@@ -29,7 +29,6 @@ they do here:
 from __future__ import annotations
 
 import io
-import math
 from pathlib import Path
 from typing import Any, Callable
 
@@ -39,46 +38,10 @@ import numpy as np
 
 from lottery_core.checkpoint import atomic_write_bytes, flatten, unflatten
 
-PIPELINES = ("none", "cifar")
-OPTIMIZER_STATES = ("fresh", "carry")
 DEFAULT_PERTURB_EVERY = 30
 
 
 # ----------------------------------------------------------------------------- config
-def validate(c) -> None:
-    """Raise ``ValueError`` naming a bad recipe field of the resolved config ``c``."""
-    if c.final_learning_rate is not None:
-        if not (0.0 <= c.final_learning_rate <= c.learning_rate):
-            raise ValueError(f"final_learning_rate must be in [0, learning_rate = "
-                             f"{c.learning_rate}], got {c.final_learning_rate}")
-        if c.schedule != "cosine" and c.final_learning_rate:
-            raise ValueError(f"final_learning_rate applies to the cosine schedule, not "
-                             f"{c.schedule!r}")
-    for name, low in (("warmup_epochs", 0), ("sign_perturbation_every", 1)):
-        value = getattr(c, name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or value < low):
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    if c.allocation == "global":
-        for name in ("prune_fraction_conv", "prune_fraction_output"):
-            value = getattr(c, name)
-            if value is not None and value != c.prune_fraction:
-                raise ValueError(f"global allocation prunes one fraction of all layers: "
-                                 f"{name} = {value} differs from prune_fraction = "
-                                 f"{c.prune_fraction} (unset it or use allocation layerwise)")
-    if c.optimizer_state not in (None,) + OPTIMIZER_STATES:
-        raise ValueError(f"optimizer_state must be one of {', '.join(OPTIMIZER_STATES)}, "
-                         f"got {c.optimizer_state!r}")
-    if c.input_pipeline not in (None,) + PIPELINES:
-        raise ValueError(f"input_pipeline must be one of {', '.join(PIPELINES)}, "
-                         f"got {c.input_pipeline!r}")
-    p = c.sign_perturbation
-    if p is not None and not (0.0 <= p <= 1.0 and math.isfinite(p)):
-        raise ValueError(f"sign_perturbation (flip probability) must be in [0, 1], got {p}")
-    if c.sign_perturbation_every is not None and p is None:
-        raise ValueError("sign_perturbation_every needs sign_perturbation (the flip probability)")
-
-
 def carries_optimizer_state(c) -> bool:
     return c.optimizer_state == "carry"
 

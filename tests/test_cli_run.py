@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lottery_core import cli
-from lottery_core.commands.run import OPTIONS
+from lottery_core.commands.run import option_names
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--model", "mlp", "--model-options", '{"widths": [64]}', "--dataset", "synthetic",
@@ -74,11 +74,16 @@ def test_help_lists_every_option_with_its_default(capsys):
         cli.main(["run", "--help"])
     assert info.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
-    for name in OPTIONS:
-        assert f"--{name.replace('_', '-')}" in text
+    from lottery_core.config import ExperimentConfig
+    from lottery_core.config.fields import flag_of
+
+    fields = {f.name: f for f in __import__("dataclasses").fields(ExperimentConfig)}
+    for name in option_names():      # every config field but the method, with its help
+        assert flag_of(fields[name]) in text
+        assert " ".join(fields[name].metadata["lottery"].help.split()) in text
     for option in ("--config", "--out", "--data-dir", "--seed-parallel", "--milestones"):
         assert option in text
-    assert text.count("(default:") >= len(OPTIONS) + 4
+    assert text.count("(default:") >= len(option_names()) + 4
     assert "(default: 12)" in text and "(default: model default)" in text
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from lottery_core.checkpoint import flatten, load_tree, save_tree, unflatten
-from lottery_core.experiment import (ExperimentConfig, config_hash, open_run_directory,
+from lottery_core.config.experiment import (ExperimentConfig, config_hash, open_run_directory,
                                      run_directory)
 
 import numpy as np

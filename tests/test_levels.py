@@ -12,8 +12,11 @@ import pytest
 from lottery_core import masks
 from lottery_core.checkpoint import flatten, load_tree
 from lottery_core.data import synthetic
-from lottery_core.experiment import ExperimentConfig, level_directory
-from lottery_core.levels import METHODS, Method, Runner, register_method, rewind_to_init
+from lottery_core.config.experiment import ExperimentConfig, level_directory
+from lottery_core.loops.levels import Runner
+from lottery_core.loops.methods import rewind_to_init
+from lottery_core.loops.protocol import Method
+from lottery_core.loops.registry import METHODS, register_method
 from lottery_core.train import epoch_batches
 
 DATA = synthetic(n_train=200, n_test=60, input_shape=(8, 8, 1), validation_size=40, noise=1.5)
@@ -175,9 +178,9 @@ def test_worker_processes_reproduce_sequential_and_resume(tmp_path, monkeypatch)
     """``processes``: 3 seeds on single-threaded workers (2 here, so one worker trains two
     seeds' levels) give the sequential run's numbers; a run whose first levels are on disk
     only trains the rest."""
-    import lottery_core.levels as levels_module
+    import lottery_core.loops.workers as workers_module
 
-    monkeypatch.setattr(levels_module, "usable_core_ids", lambda: [0, 0])
+    monkeypatch.setattr(workers_module, "usable_core_ids", lambda: [0, 0])
     seq = make_runner(tmp_path / "a", method="lrr", seeds=3, levels=3)
     seq.seed_parallel = "sequential"
     seq.run()
@@ -201,9 +204,9 @@ def test_worker_processes_reproduce_sequential_and_resume(tmp_path, monkeypatch)
 
 
 def test_a_failing_worker_process_is_reported(tmp_path, monkeypatch):
-    import lottery_core.levels as levels_module
+    import lottery_core.loops.workers as workers_module
 
-    monkeypatch.setattr(levels_module, "usable_core_ids", lambda: [0, 0])
+    monkeypatch.setattr(workers_module, "usable_core_ids", lambda: [0, 0])
     make_runner(tmp_path, method="imp", seeds=2, levels=0).run()
     (level_directory(tmp_path / make_runner(tmp_path, method="imp", seeds=2).run_dir.name,
                      1, 0) / "params.npz").write_bytes(b"not an npz file")
@@ -216,14 +219,14 @@ def test_a_failing_worker_process_is_reported(tmp_path, monkeypatch):
 
 
 def test_auto_seed_parallelism_on_cpu(monkeypatch):
-    import lottery_core.levels as levels_module
+    import lottery_core.loops.workers as workers_module
 
-    monkeypatch.setattr(levels_module, "usable_core_ids", lambda: [0, 1])
-    assert levels_module.auto_seed_parallel(3, 50_000, 12) == "processes"
-    assert levels_module.auto_seed_parallel(1, 50_000, 12) == "sequential"
-    assert levels_module.auto_seed_parallel(3, 100, 2) == "sequential"
-    monkeypatch.setattr(levels_module, "usable_core_ids", lambda: [0])
-    assert levels_module.auto_seed_parallel(3, 50_000, 12) == "sequential"
+    monkeypatch.setattr(workers_module, "usable_core_ids", lambda: [0, 1])
+    assert workers_module.auto_seed_parallel(3, 50_000, 12) == "processes"
+    assert workers_module.auto_seed_parallel(1, 50_000, 12) == "sequential"
+    assert workers_module.auto_seed_parallel(3, 100, 2) == "sequential"
+    monkeypatch.setattr(workers_module, "usable_core_ids", lambda: [0])
+    assert workers_module.auto_seed_parallel(3, 50_000, 12) == "sequential"
 
 
 def test_a_plugged_in_method_runs_through_the_same_loop(tmp_path):

@@ -13,8 +13,8 @@ import pytest
 from lottery_core import cli
 from lottery_core.checkpoint import flatten, load_tree
 from lottery_core.data import load_dataset, synthetic
-from lottery_core.experiment import ExperimentConfig, level_directory
-from lottery_core.levels import Runner
+from lottery_core.config.experiment import ExperimentConfig, level_directory
+from lottery_core.loops.levels import Runner
 from lottery_core.lmc import path_curve
 from lottery_core.lrr_recipe import load_leaves, recompute_bn_statistics
 

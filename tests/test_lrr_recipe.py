@@ -7,8 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lottery_core import lrr_methods, lrr_recipe
-from lottery_core.experiment import ExperimentConfig
+from lottery_core import lrr_recipe
+from lottery_core.loops import lrr_methods
+from lottery_core.config.experiment import ExperimentConfig
 from lottery_core.train import Trainer, make_optimizer, make_schedule
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
-
 
 def add_arguments(parser) -> None:
     from lottery_core import experiments
+    from lottery_core.config.fields import DefaultsHelpFormatter
 
     sub = parser.add_subparsers(dest="experiment", metavar="NAME")
     sub.required = True
@@ -14,7 +13,7 @@ def add_arguments(parser) -> None:
         doc = (module.__doc__ or "").strip().splitlines()[0]
         experiment_parser = sub.add_parser(
             name, help=doc, description=module.__doc__,
-            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+            formatter_class=DefaultsHelpFormatter)
         module.add_arguments(experiment_parser)
         experiment_parser.set_defaults(_experiment=module)
 

@@ -57,7 +57,7 @@ def plot_runs(runs_dir: Path, out: Path | None = None, metric: str = "test_accur
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from lottery_core.experiment import collect_results
+    from lottery_core.config.experiment import collect_results
 
     records = collect_results(runs_dir)
     if not records:
@@ -98,7 +98,7 @@ def main(args) -> int:
         raise UsageError(str(exc)) from None
     print(figure)
     if args.table:
-        from lottery_core.experiment import collect_results
+        from lottery_core.config.experiment import collect_results
 
         print(markdown_table(summarize(collect_results(args.runs_dir), args.metric)))
     return 0

@@ -1,6 +1,6 @@
 """Shared plumbing of the LRR paper's experiments (spec lrr.md §2): options, runs, tables.
 
-Every ``lrr-*`` experiment trains ordinary level-loop runs (``lottery_core.levels.Runner``)
+Every ``lrr-*`` experiment trains ordinary level-loop runs (``lottery_core.loops.levels.Runner``)
 into ``OUT/runs/`` (``OUT/runs-test<N>/`` with ``--test-subset N``). Run folders are named by
 method and config hash, so experiments with the same recipe share runs: ``lrr-signs`` after
 ``lrr-vs-imp`` trains nothing new. Each experiment writes ``results.json`` and its figures
@@ -15,33 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
-#: the spec's recipe lives in the model defaults (lottery_core/cifar_defaults.py); these are
+#: the spec's recipe lives in the model defaults (lottery_core/models/recipes.py); these are
 #: the experiment-level defaults (spec lrr.md §2.2: 150 epochs per level [C]/[S])
 DEFAULTS = dict(model="resnet20", dataset="cifar10", levels=10, epochs=150, seeds=3)
 
-#: options passed to ExperimentConfig when given (None = the model's default)
-CONFIG_OPTIONS = {
-    "optimizer": (str, "sgd or adam (model default sgd)"),
-    "schedule": (str, "cosine, step or constant (model default cosine)"),
-    "epochs": (int, "training epochs per level (default 150)"),
-    "iterations": (int, "training steps per level instead of --epochs"),
-    "warmup_epochs": (int, "warmup epochs before level 0, the rewind point (model default 10)"),
-    "batch_size": (int, "batch size (model default 256)"),
-    "learning_rate": (float, "peak learning rate (model default 0.1)"),
-    "final_learning_rate": (float, "cosine end, lr_min (model default 0.01)"),
-    "momentum": (float, "SGD momentum (model default 0.9)"),
-    "weight_decay": (float, "weight decay (model default 1e-4)"),
-    "prune_fraction": (float, "fraction of remaining weights pruned per level (default 0.2)"),
-    "prune_fraction_output": (float, "per-level fraction of the output layer (layerwise only)"),
-    "allocation": (str, "global or layerwise (model default global)"),
-    "input_pipeline": (str, "cifar (normalize, crop, flip) or none (model default cifar)"),
-    "optimizer_state": (str, "carry or fresh (model default carry)"),
-    "rewind_step": (int, "WR rewind step inside level 0 (default 0: the post-warmup point)"),
-    "eval_every": (int, "evaluate every N steps (default: T/10)"),
-    "validation_size": (int, "training images held out for validation (default 5000)"),
-    "train_subset": (int, "train on the first N training images only (quick runs)"),
-    "first_seed": (int, "first seed (default 0)"),
-}
+#: ExperimentConfig fields offered as options, passed on when given (None = the model's default)
+CONFIG_OPTIONS = ("optimizer", "schedule", "epochs", "iterations", "warmup_epochs", "batch_size",
+                  "learning_rate", "final_learning_rate", "momentum", "weight_decay",
+                  "prune_fraction", "prune_fraction_output", "allocation", "input_pipeline",
+                  "optimizer_state", "rewind_step", "eval_every", "validation_size",
+                  "train_subset", "first_seed")
 
 
 def add_common_arguments(parser, *, levels: int | None = None) -> None:
@@ -55,9 +38,12 @@ def add_common_arguments(parser, *, levels: int | None = None) -> None:
     parser.add_argument("--levels", type=int, default=levels or DEFAULTS["levels"],
                         help="pruning levels after the dense level 0 (density 0.8^k)")
     parser.add_argument("--seeds", type=int, default=DEFAULTS["seeds"], help="seeds per run")
-    for name, (kind, text) in CONFIG_OPTIONS.items():
-        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=None,
-                            help=text)
+    from lottery_core.config import ExperimentConfig, add_options
+    from lottery_core.models.recipes import LRR_CIFAR
+
+    # the help shows the CIFAR recipe's values (the default model's) and the experiment's own
+    add_options(parser, ExperimentConfig, CONFIG_OPTIONS,
+                shown={**LRR_CIFAR, "epochs": DEFAULTS["epochs"]})
     parser.add_argument("--test-subset", type=int, default=None,
                         help="evaluate on N test images only, a fixed random subset (quick "
                              "runs; the runs then live in OUT/runs-test<N>)")
@@ -69,10 +55,9 @@ def base_values(args) -> dict:
     """ExperimentConfig fields from the options (only those given, plus model/dataset...)."""
     values = dict(model=args.model, dataset=args.dataset, levels=args.levels, seeds=args.seeds,
                   model_options=args.model_options)
-    for name in CONFIG_OPTIONS:
-        value = getattr(args, name)
-        if value is not None:
-            values[name] = value
+    from lottery_core.config import values_from_args
+
+    values.update(values_from_args(args, CONFIG_OPTIONS))
     if values.get("iterations") is None and "epochs" not in values:
         values["epochs"] = DEFAULTS["epochs"]
     return {k: v for k, v in values.items() if v is not None}
@@ -80,11 +65,12 @@ def base_values(args) -> dict:
 
 def make_config(args, method: str, **extra):
     from lottery_core.cli import UsageError
-    from lottery_core.experiment import ExperimentConfig
+    from lottery_core.config import ExperimentConfig
+    from lottery_core.loops import registry
 
     try:
         config = ExperimentConfig(method=method, **{**base_values(args), **extra})
-        config.validate()
+        registry.check_config(config)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return config
@@ -120,7 +106,7 @@ def runs_directory(args) -> Path:
 def run(config, args, data) -> Path:
     """Train (or resume) ``config`` into the shared runs folder; returns its run folder."""
     from lottery_core.cli import UsageError
-    from lottery_core.levels import Runner
+    from lottery_core.loops.levels import Runner
 
     try:
         runner = Runner(config, runs_directory(args), progress=not args.no_progress,
@@ -133,7 +119,7 @@ def run(config, args, data) -> Path:
 def level_metrics(run_dir: Path, seeds: list[int], levels: int) -> dict[int, dict[int, dict]]:
     """``{level: {seed: metrics.json}}`` of a finished run."""
     from lottery_core.checkpoint import read_json
-    from lottery_core.experiment import level_directory
+    from lottery_core.config.experiment import level_directory
 
     return {k: {s: read_json(level_directory(run_dir, s, k) / "metrics.json") for s in seeds}
             for k in range(levels + 1)}

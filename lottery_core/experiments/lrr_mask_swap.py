@@ -22,7 +22,7 @@ def add_arguments(parser) -> None:
 
 def masks_equal(run_a, run_b, seeds, levels) -> bool:
     from lottery_core.checkpoint import flatten, load_tree
-    from lottery_core.experiment import level_directory
+    from lottery_core.config.experiment import level_directory
 
     for s in seeds:
         for k in range(levels + 1):
@@ -34,7 +34,8 @@ def masks_equal(run_a, run_b, seeds, levels) -> bool:
 
 
 def run(args) -> int:
-    from lottery_core.lrr_methods import register_mask_reference
+    from lottery_core.loops import registry
+    from lottery_core.loops.lrr_methods import mask_reference_method
 
     data = common.load_data(args)
     seeds = common.seeds_of(args)
@@ -43,7 +44,8 @@ def run(args) -> int:
             "lrr": common.run(common.make_config(args, "lrr"), args, data)}
     swapped = {"wr_on_lrr_masks": ("wr", runs["lrr"]), "lrr_on_wr_masks": ("lrr", runs["wr"])}
     for key, (base, reference) in swapped.items():
-        method = register_mask_reference(base, reference.name)
+        method = registry.register_method(mask_reference_method(
+            registry.get_method(base), reference.name)).name
         runs[key] = common.run(common.make_config(args, method), args, data)
     labels = {"wr": "WR (own masks)", "lrr": "LRR (own masks)",
               "wr_on_lrr_masks": "WR on LRR's masks", "lrr_on_wr_masks": "LRR on WR's masks"}

@@ -1,7 +1,7 @@
 """LRR paper: accuracy vs density for WR, LRR and LRR with BN rewinding (spec lrr.md §2.3).
 
 Trains ``wr`` (rewind weights, BN and optimizer state to the post-warmup point), ``lrr`` and
-``lrr-bn-rewind`` with the paper's recipe (model defaults, lottery_core/cifar_defaults.py)
+``lrr-bn-rewind`` with the paper's recipe (model defaults, lottery_core/models/recipes.py)
 and writes ``results.json`` (final and best test accuracy per level, mean ± std over seeds)
 and ``accuracy_vs_remaining.png``.
 """

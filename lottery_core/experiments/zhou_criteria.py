@@ -60,9 +60,9 @@ def run(args) -> int:
     from lottery_core.cli import UsageError
     from lottery_core.commands.plot import summarize
     from lottery_core.data import DataError
-    from lottery_core.experiment import ExperimentConfig, collect_results
+    from lottery_core.config.experiment import ExperimentConfig, collect_results
     from lottery_core.experiments._common import experiment_directory, mean_std, plot_curves
-    from lottery_core.levels import run_experiment
+    from lottery_core.loops.levels import run_experiment
 
     base = dict(method="imp", model=args.model, dataset=args.dataset, levels=args.levels,
                 seeds=args.seeds, iterations=args.iterations, eval_every=args.eval_every,

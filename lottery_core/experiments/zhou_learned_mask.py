@@ -75,7 +75,7 @@ def run(args) -> int:
     from lottery_core.data import DataError, load_dataset
     from lottery_core.experiments._common import (evaluation_subset, experiment_directory,
                                                   mean_std)
-    from lottery_core.levels import load_state, save_state
+    from lottery_core.loops.levels import load_state, save_state
     from lottery_core.models import get_model
     from lottery_core.train import Trainer, default_step_loop, epoch_batches
 

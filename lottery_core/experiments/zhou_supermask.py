@@ -72,10 +72,10 @@ def run(args) -> int:
     from lottery_core.checkpoint import atomic_write_json, flatten, load_tree, unflatten
     from lottery_core.cli import UsageError
     from lottery_core.data import DataError
-    from lottery_core.experiment import ExperimentConfig, level_directory
+    from lottery_core.config.experiment import ExperimentConfig, level_directory
     from lottery_core.experiments._common import (evaluation_subset, experiment_directory,
                                                   mean_std, plot_curves)
-    from lottery_core.levels import Runner
+    from lottery_core.loops.levels import Runner
     from lottery_core.supermask import signed_constant_params
     from lottery_core.train import epoch_batches
 

@@ -6,8 +6,10 @@ A :class:`Model` bundles ``init(key) -> (params, state)`` and
 dense weights, the prunable ones by default. BatchNorm running statistics live in ``state``
 (``{"bn_0": {"mean": ..., "var": ...}}``), so every call stays pure. Images are NHWC float32.
 
-Models register themselves with :func:`register_model`; :func:`get_model` builds one by name
-and raises a clear error for an unknown name.
+Models register themselves with :func:`register_model`, together with their default training
+hyperparameters (keys are fields of :class:`lottery_core.config.ExperimentConfig`; the
+source of each recipe is stated where it is registered); :func:`get_model` builds one by name
+and raises a clear error for an unknown name, :func:`model_defaults` returns its defaults.
 """
 
 from __future__ import annotations
@@ -32,13 +34,17 @@ class Model:
 
 
 _MODELS: dict[str, Callable[..., Model]] = {}
+_DEFAULTS: dict[str, dict[str, Any]] = {}
 
 
-def register_model(name: str):
-    """Register ``builder(**options) -> Model`` under ``name``."""
+def register_model(name: str, defaults: dict[str, Any] | None = None):
+    """Register ``builder(**options) -> Model`` under ``name`` with its default training
+    hyperparameters ``defaults`` (config field -> value; fields left out take the engine's
+    base defaults)."""
 
     def register(builder):
         _MODELS[name] = builder
+        _DEFAULTS[name] = dict(defaults or {})
         return builder
 
     return register
@@ -56,6 +62,13 @@ def _load_builtin_models() -> None:
 def available_models() -> list[str]:
     _load_builtin_models()
     return sorted(_MODELS)
+
+
+def model_defaults(name: str) -> dict[str, Any]:
+    """The default training hyperparameters registered with model ``name`` (``{}`` for an
+    unknown name: the config's validation names the model)."""
+    _load_builtin_models()
+    return dict(_DEFAULTS.get(name, {}))
 
 
 def get_model(name: str, **options) -> Model:

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from lottery_core.models import Model, register_model
+from lottery_core.models.recipes import conv_recipe
 from lottery_core.models.mlp import dense_stack
 
 glorot_normal = jax.nn.initializers.glorot_normal()
@@ -64,7 +65,7 @@ def conv_net(name: str, input_shape=(32, 32, 3), num_classes: int = 10,
 
 
 def _register(name):
-    @register_model(name)
+    @register_model(name, defaults=conv_recipe(name))
     def build(input_shape=(32, 32, 3), num_classes: int = 10) -> Model:
         return conv_net(name, input_shape, num_classes)
 

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from lottery_core.models import Model, register_model
+from lottery_core.models.recipes import LENET_MNIST
 
 glorot_normal = jax.nn.initializers.glorot_normal()
 
@@ -54,12 +55,12 @@ def mlp_model(widths=(300, 100), input_shape=(28, 28, 1), num_classes: int = 10,
     return Model(name, input_shape, int(num_classes), init, apply)
 
 
-@register_model("mlp")
+@register_model("mlp", defaults=LENET_MNIST)
 def mlp(widths=(300, 100), input_shape=(28, 28, 1), num_classes: int = 10) -> Model:
     return mlp_model(widths, input_shape, num_classes, name="mlp")
 
 
-@register_model("lenet300")
+@register_model("lenet300", defaults=LENET_MNIST)
 def lenet300(input_shape=(28, 28, 1), num_classes: int = 10) -> Model:
     """LeNet-300-100 (Frankle & Carbin 2019; Zhou et al. 2019 [C])."""
     return mlp_model((300, 100), input_shape, num_classes, name="lenet300")

@@ -14,7 +14,7 @@ restarts the learning-rate schedule. This module adds:
   per-layer counts "balanced" (equal number of kept weights per layer, capped at the layer
   size) or ERK; level k keeps a uniformly random subset of level k−1's survivors in each
   layer (nested masks: our reading of "iterative random pruning" [R]);
-* :func:`register_mask_reference` (``--pruner mask-ref --target-expt-name RUN`` [C]): a
+* :func:`mask_reference_method` (``--pruner mask-ref --target-expt-name RUN`` [C]): a
   method whose level-k mask is the mask of level k of another run of the same seed, trained
   with ``wr`` or ``lrr`` dynamics (the mask-swap experiment).
 """
@@ -28,8 +28,8 @@ import numpy as np
 from lottery_core import lrr_recipe
 from lottery_core import masks as masks_lib
 from lottery_core.checkpoint import flatten, load_tree, unflatten
-from lottery_core.levels import (LevelStart, Method, get_method, learning_rate_rewinding,
-                                 register_method, rewind_to_step_k)
+from lottery_core.loops.methods import learning_rate_rewinding, rewind_to_step_k
+from lottery_core.loops.protocol import LevelStart, Method
 
 
 # ----------------------------------------------------------------------------- BN rewinding
@@ -40,9 +40,9 @@ def lrr_bn_rewind_start(ctx) -> LevelStart:
     return LevelStart(params, ctx.init_state, 0, ctx.total_steps, ctx.init_opt_state)
 
 
-register_method(Method("lrr-bn-rewind", lrr_bn_rewind_start,
+LRR_BN_REWIND = Method("lrr-bn-rewind", lrr_bn_rewind_start,
                        description="LRR with BatchNorm (params, statistics) and optimizer state "
-                                   "reset to the post-warmup checkpoint each level"))
+                                   "reset to the post-warmup checkpoint each level")
 
 
 # ----------------------------------------------------------------------------- random masks
@@ -143,13 +143,12 @@ def random_next_mask(kind: str):
 
 
 RANDOM_KINDS = ("balanced", "erk")
-for _kind in RANDOM_KINDS:
-    register_method(Method(f"lrr+random-{_kind}", learning_rate_rewinding,
-                           next_mask=random_next_mask(_kind),
-                           description=f"LRR on iterative random {_kind} masks"))
-    register_method(Method(f"wr+random-{_kind}", rewind_to_step_k,
-                           next_mask=random_next_mask(_kind), needs_rewind_point=True,
-                           description=f"WR on iterative random {_kind} masks"))
+RANDOM_MASK_METHODS = tuple(
+    method for kind in RANDOM_KINDS for method in (
+        Method(f"lrr+random-{kind}", learning_rate_rewinding, next_mask=random_next_mask(kind),
+               description=f"LRR on iterative random {kind} masks"),
+        Method(f"wr+random-{kind}", rewind_to_step_k, next_mask=random_next_mask(kind),
+               needs_rewind_point=True, description=f"WR on iterative random {kind} masks")))
 
 
 # ----------------------------------------------------------------------------- mask swap
@@ -157,11 +156,11 @@ def reference_mask_path(run_dir: Path, reference_run: str, seed: int, level: int
     return Path(run_dir).parent / reference_run / f"seed_{seed}" / f"level_{level}" / "mask.npz"
 
 
-def register_mask_reference(base: str, reference_run: str) -> str:
-    """Register ``<base>+mask-of-<reference_run>``: the dynamics of ``base`` (``wr``, ``lrr``,
+def mask_reference_method(base_method: Method, reference_run: str) -> Method:
+    """``<base>+mask-of-<reference_run>``: the dynamics of ``base_method`` (``wr``, ``lrr``,
     ...) on the masks of ``reference_run`` (a run folder beside this run's, same seed, same
-    level). Returns the method name."""
-    base_method = get_method(base)
+    level). Register it with :func:`lottery_core.loops.registry.register_method`."""
+    base = base_method.name
     name = f"{base}+mask-of-{reference_run}"
 
     def next_mask(ctx):
@@ -171,7 +170,6 @@ def register_mask_reference(base: str, reference_run: str) -> str:
                              f"{ctx.level}: {path} is missing (run {reference_run} first)")
         return load_tree(path)
 
-    register_method(Method(name, base_method.start, next_mask=next_mask,
-                           needs_rewind_point=base_method.needs_rewind_point,
-                           description=f"{base} trained on the masks of {reference_run}"))
-    return name
+    return Method(name, base_method.start, next_mask=next_mask,
+                  needs_rewind_point=base_method.needs_rewind_point,
+                  description=f"{base} trained on the masks of {reference_run}")

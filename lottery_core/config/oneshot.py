@@ -23,6 +23,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from lottery_core.config.experiment import ExperimentConfig, canonical_json
+from lottery_core.config.fields import add_options, names_in, setting, values_from_args
+
 #: method name -> one-line description
 ONESHOT_METHODS = {
     "pilot": "PILoT: m ⊙ w with Algorithm 1's α schedule, then one-shot magnitude pruning",
@@ -31,17 +34,10 @@ ONESHOT_METHODS = {
 INITS = ("pilot", "spred", "ones")
 SCOPES = ("global", "layerwise")
 
-#: ExperimentConfig fields that describe training (the rest are IMP-level fields)
-TRAINING_FIELDS = ("model", "model_options", "dataset", "optimizer", "learning_rate",
-                   "momentum", "nesterov", "weight_decay", "schedule", "warmup_steps",
-                   "milestones", "gamma", "batch_size", "epochs", "validation_size",
-                   "split_seed", "train_subset")
+#: ExperimentConfig fields that describe training: the model, data and training concerns
+TRAINING_FIELDS = names_in(ExperimentConfig, "model", "data", "training")
 #: ExperimentConfig fields the one-shot methods do not use: setting them is an error
-UNUSED_FIELDS = ("iterations", "prune_fraction", "prune_fraction_conv", "prune_fraction_output",
-                 "allocation", "rewind_step", "eval_every", "criterion", "mask1",
-                 "mask1_rescale", "mask0", "final_learning_rate", "warmup_epochs",
-                 "optimizer_state", "input_pipeline", "sign_perturbation",
-                 "sign_perturbation_every")
+UNUSED_FIELDS = names_in(ExperimentConfig, "level", "pruning", "zhou", "recipe")
 #: one-shot settings that only ``pilot`` uses
 PILOT_ONLY = ("init", "beta", "alpha_init", "delta", "target_l1")
 
@@ -56,13 +52,17 @@ class OneShotSettings:
     ``alpha_init``, ``delta``, ``target_l1``: Algorithm 1's α_init, δ > 1 and L1 target K
     (not published, spec §7.1; our defaults)."""
 
-    sparsities: tuple[float, ...] = (0.9, 0.95, 0.98)
-    scope: str = "global"
-    init: str = "pilot"
-    beta: float = 1.0
-    alpha_init: float = 1e-4
-    delta: float = 2.0
-    target_l1: float = 0.0
+    sparsities: tuple[float, ...] = setting(
+        (0.9, 0.95, 0.98), "comma-separated fractions of prunable weights removed", "oneshot")
+    scope: str = setting("global", "pruning ranking: global or layerwise", "oneshot")
+    init: str = setting("pilot", "pilot only: m ⊙ w init pilot, spred or ones", "pilot")
+    beta: float = setting(1.0, "pilot only: init scale β = m0² − w0²", "pilot")
+    alpha_init: float = setting(
+        1e-4, "pilot only: Algorithm 1's initial α of the penalty α(‖m‖² + ‖w‖²)", "pilot")
+    delta: float = setting(2.0, "pilot only: Algorithm 1's factor δ > 1", "pilot")
+    target_l1: float = setting(
+        0.0, "pilot only: Algorithm 1's L1 target K; α grows only while ‖m ⊙ w‖₁ ≥ K",
+        "pilot")
 
     def validate(self, method: str) -> None:
         """Raise ``ValueError`` naming the bad value and what is allowed."""
@@ -100,8 +100,6 @@ class OneShotSettings:
 def check_training_config(config) -> None:
     """The engine config must set ``epochs`` and none of the IMP-only fields; ``pilot`` takes
     no optimizer weight decay (its penalty is α(‖m‖² + ‖w‖²))."""
-    from lottery_core.experiment import ExperimentConfig
-
     defaults = {f.name: f.default for f in dataclasses.fields(ExperimentConfig)}
     for name in UNUSED_FIELDS:
         if getattr(config, name) != defaults[name] and not (name == "iterations"
@@ -128,8 +126,6 @@ def run_identity(config, settings: OneShotSettings) -> dict[str, Any]:
 
 
 def run_hash(config, settings: OneShotSettings) -> str:
-    from lottery_core.experiment import canonical_json
-
     return hashlib.sha256(canonical_json(run_identity(config, settings)).encode()
                           ).hexdigest()[:12]
 
@@ -139,50 +135,22 @@ def run_directory(out: Path, config, settings: OneShotSettings) -> Path:
 
 
 # ----------------------------------------------------------------------------- command line
-def _float_list(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        import argparse
-
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated numbers in (0, 1), e.g. 0.9,0.95,0.98; got {text!r}")
-
-
 def add_arguments(parser) -> None:
     """The options of the one-shot methods (an argument group of ``lottery run``)."""
-    d = OneShotSettings()
-    group = parser.add_argument_group(
-        "one-shot methods (pilot, oneshot): train, then magnitude-prune once per sparsity")
-    group.add_argument("--sparsities", type=_float_list, default=None,
-                       help="comma-separated fractions of prunable weights removed "
-                            f"(default: {','.join(map(str, d.sparsities))})")
-    group.add_argument("--scope", default=None,
-                       help=f"pruning ranking: global or layerwise (default: {d.scope})")
-    group.add_argument("--init", default=None,
-                       help=f"pilot only: m ⊙ w init pilot, spred or ones (default: {d.init})")
-    group.add_argument("--beta", type=float, default=None,
-                       help=f"pilot only: init scale β = m0² − w0² (default: {d.beta})")
-    group.add_argument("--alpha-init", type=float, default=None,
-                       help="pilot only: Algorithm 1's initial α of the penalty "
-                            f"α(‖m‖² + ‖w‖²) (default: {d.alpha_init})")
-    group.add_argument("--delta", type=float, default=None,
-                       help=f"pilot only: Algorithm 1's factor δ > 1 (default: {d.delta})")
-    group.add_argument("--target-l1", type=float, default=None,
-                       help="pilot only: Algorithm 1's L1 target K; α grows only while "
-                            f"‖m ⊙ w‖₁ ≥ K (default: {d.target_l1})")
+    add_options(parser, OneShotSettings, names_in(OneShotSettings, "oneshot", "pilot"),
+                title="one-shot methods (pilot, oneshot): train, then magnitude-prune once "
+                      "per sparsity")
 
 
 def settings_from_args(args) -> OneShotSettings:
     """The one-shot settings of the command line; pilot-only options are refused for oneshot."""
     values = {}
-    for name in ("sparsities", "scope") + PILOT_ONLY:
-        value = getattr(args, name, None)
-        if value is not None:
-            if args.method != "pilot" and name in PILOT_ONLY:
-                raise ValueError(f"--{name.replace('_', '-')} applies to pilot only, not "
-                                 f"{args.method}")
-            values[name] = tuple(value) if name == "sparsities" else value
+    for name, value in values_from_args(args, names_in(OneShotSettings, "oneshot",
+                                                        "pilot")).items():
+        if args.method != "pilot" and name in PILOT_ONLY:
+            raise ValueError(f"--{name.replace('_', '-')} applies to pilot only, not "
+                             f"{args.method}")
+        values[name] = tuple(value) if name == "sparsities" else value
     settings = OneShotSettings(**values)
     settings.validate(args.method)
     return settings
@@ -190,7 +158,7 @@ def settings_from_args(args) -> OneShotSettings:
 
 def reject_oneshot_options(args) -> None:
     """For the level methods (imp, lrr, ...): the one-shot options do not apply."""
-    for name in ("sparsities", "scope") + PILOT_ONLY:
+    for name in names_in(OneShotSettings, "oneshot", "pilot"):
         if getattr(args, name, None) is not None:
             raise ValueError(f"--{name.replace('_', '-')} applies to "
                              f"{', '.join(ONESHOT_METHODS)} only, not {args.method}")

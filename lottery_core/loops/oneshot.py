@@ -42,9 +42,10 @@ from lottery_core import masks as masks_lib
 from lottery_core import reparam as rp
 from lottery_core.checkpoint import (atomic_write_json, flatten, load_tree, read_json, save_tree,
                                      unflatten)
-from lottery_core.experiment import ExperimentConfig, load_data_and_model
-from lottery_core.levels import load_state, save_state
-from lottery_core.oneshot_config import (ONESHOT_METHODS, TRAINING_FIELDS, OneShotSettings,
+from lottery_core.config import ExperimentConfig
+from lottery_core.loops.setup import load_data_and_model
+from lottery_core.loops.levels import load_state, save_state
+from lottery_core.config.oneshot import (ONESHOT_METHODS, TRAINING_FIELDS, OneShotSettings,
                                          check_training_config, run_hash, run_identity)
 from lottery_core.train import Trainer, epoch_batches, make_optimizer, make_schedule
 

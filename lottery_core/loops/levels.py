@@ -1,26 +1,10 @@
-"""The iterative pruning loop: one runner; methods differ only in how a level starts.
+"""The level runner: the iterative pruning loop over seeds and levels.
 
-Level 0 trains the dense network from θ_0 for T steps. Level k ≥ 1 computes its mask from the
-previous level (``Method.next_mask``, default: magnitude pruning of the trained weights with
-exact per-layer counts, :mod:`lottery_core.masks`) and starts training from what
-``Method.start`` returns: the weights, the model state, and the window of the learning-rate
-schedule to run, and optionally the optimizer state (``LevelStart.opt_state``; fresh when
-``None``, which is what every method gets unless the config says ``optimizer_state="carry"``,
-see :mod:`lottery_core.lrr_recipe`). Built-in methods (lrr.md; Frankle &
-Carbin 2019; Frankle et al. 2020; Renda et al. 2020):
-
-=============  ============================  ============================================
-method         weights at the start          schedule window (steps of the schedule)
-=============  ============================  ============================================
-imp            θ_0                           [0, T)
-wr             θ_k (step k of level 0)       [k, T)
-lrr            previous level's trained      [0, T)  (restarted)
-finetune       previous level's trained      [T, 2T) (held at the final rate, schedule(T-1))
-random-prune   θ_0, random mask              [0, T)  (same per-layer counts as imp)
-=============  ============================  ============================================
-
-Other modules add methods with :func:`register_method` (e.g. Zhou et al.'s mask criteria and
-mask-1 / mask-0 actions), supplying ``start``, ``next_mask`` and optional trainer hooks.
+Level 0 trains the dense network from the run's starting point (θ_0, or the state after the
+LRR recipe's dense warmup) for T steps; level k ≥ 1 takes its mask and start from the method
+(:mod:`lottery_core.loops.protocol`, methods listed in :mod:`lottery_core.loops.registry`).
+Seeds run one after another, together under ``jax.vmap``, or in worker processes
+(:mod:`lottery_core.loops.workers`).
 
 Per level and seed the runner writes ``level_<k>/{mask.npz, params.npz, metrics.json}``
 (``metrics.json`` last: it marks the level finished and is never rewritten) and, while
@@ -43,116 +27,14 @@ import numpy as np
 from lottery_core import lrr_recipe
 from lottery_core import masks as masks_lib
 from lottery_core.checkpoint import atomic_write_json, flatten, load_tree, save_tree
-from lottery_core.experiment import (ExperimentConfig, level_directory, load_data_and_model,
-                                     open_run_directory)
+from lottery_core.config import ExperimentConfig
+from lottery_core.config.experiment import level_directory, open_run_directory
+from lottery_core.loops import registry, workers
+from lottery_core.loops.protocol import LevelContext, LevelStart
+from lottery_core.loops.setup import load_data_and_model
 from lottery_core.signs import sign_flip_report
 from lottery_core.train import (Trainer, TrainState, default_step_loop, epoch_batches,
-                                make_optimizer, make_schedule)
-
-
-# ----------------------------------------------------------------------------- methods
-@dataclasses.dataclass
-class LevelContext:
-    """What a method may look at when level ``level`` (≥ 1) of seed ``seed`` starts."""
-
-    level: int
-    seed: int
-    config: ExperimentConfig
-    total_steps: int
-    init_params: Any
-    init_state: Any
-    rewind_params: Any | None
-    rewind_state: Any | None
-    previous_params: Any
-    previous_state: Any
-    previous_mask: Any
-    fractions: dict[str, float]
-    key: Any                    # PRNG key of this seed and level
-    run_dir: Path | None = None  # where the run keeps its files (methods may store extras)
-    # optimizer states (only with optimizer_state="carry"; else None = fresh)
-    init_opt_state: Any = None
-    rewind_opt_state: Any = None
-    previous_opt_state: Any = None
-
-
-@dataclasses.dataclass(frozen=True)
-class LevelStart:
-    params: Any
-    model_state: Any
-    first_step: int
-    n_steps: int
-    opt_state: Any = None       # None: a fresh optimizer state
-
-
-def magnitude_next_mask(ctx: LevelContext):
-    """Prune the smallest |w| of the previous level's trained weights."""
-    return masks_lib.prune_by_magnitude(ctx.previous_params, ctx.previous_mask, ctx.fractions,
-                                        ctx.config.resolved().allocation)
-
-
-def random_next_mask(ctx: LevelContext):
-    """Prune uniformly at random among survivors, with the same exact counts as magnitude."""
-    scores = masks_lib.random_scores(ctx.key, ctx.previous_params)
-    return masks_lib.prune(scores, ctx.previous_mask, ctx.fractions,
-                           ctx.config.resolved().allocation)
-
-
-def rewind_to_init(ctx):
-    return LevelStart(ctx.init_params, ctx.init_state, 0, ctx.total_steps, ctx.init_opt_state)
-
-
-def rewind_to_step_k(ctx):
-    k = ctx.config.rewind_step
-    return LevelStart(ctx.rewind_params, ctx.rewind_state, k, ctx.total_steps - k,
-                      ctx.rewind_opt_state)
-
-
-def learning_rate_rewinding(ctx):
-    return LevelStart(ctx.previous_params, ctx.previous_state, 0, ctx.total_steps,
-                      ctx.previous_opt_state)
-
-
-def fine_tuning(ctx):
-    return LevelStart(ctx.previous_params, ctx.previous_state, ctx.total_steps, ctx.total_steps,
-                      ctx.previous_opt_state)
-
-
-@dataclasses.dataclass(frozen=True)
-class Method:
-    name: str
-    start: Callable[[LevelContext], LevelStart]
-    next_mask: Callable[[LevelContext], Any] = magnitude_next_mask
-    needs_rewind_point: bool = False
-    #: optional ``trainer_kwargs(config) -> dict`` of Trainer hooks (loss_fn, param_transform..)
-    trainer_kwargs: Callable[[ExperimentConfig], dict] | None = None
-    #: optional ``aux(runner, seed, level) -> pytree`` stored in TrainState.aux
-    aux: Callable | None = None
-    description: str = ""
-
-
-METHODS: dict[str, Method] = {}
-
-
-def register_method(method: Method) -> Method:
-    METHODS[method.name] = method
-    return method
-
-
-register_method(Method("imp", rewind_to_init, description="IMP: rewind to θ_0"))
-register_method(Method("wr", rewind_to_step_k, needs_rewind_point=True,
-                       description="weight rewinding to θ_k and schedule step k"))
-register_method(Method("lrr", learning_rate_rewinding,
-                       description="learning-rate rewinding: keep weights, restart schedule"))
-register_method(Method("finetune", fine_tuning,
-                       description="fine-tuning: keep weights, final learning rate"))
-register_method(Method("random-prune", rewind_to_init, next_mask=random_next_mask,
-                       description="random masks with IMP's per-layer counts, from θ_0"))
-
-
-def get_method(name: str) -> Method:
-    if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; available: {', '.join(METHODS)}")
-    return METHODS[name]
+                                make_optimizer)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -222,15 +104,12 @@ class Runner:
     dataset: Any = None               # a preloaded lottery_core.data.Dataset (tests)
 
     def __post_init__(self):
-        self.config.validate()
+        registry.check_config(self.config)
         self.cfg = self.config.resolved()
-        self.method = get_method(self.cfg.method)
-        from lottery_core import deconstruct
-
-        if deconstruct.is_deconstructed(self.cfg):
-            self.method = deconstruct.deconstructed_method(self.method, self.config)
-        if self.seed_parallel not in SEED_PARALLEL_MODES:
-            raise ValueError(f"seed_parallel must be one of {', '.join(SEED_PARALLEL_MODES)}, "
+        self.method = registry.method_for(self.config)
+        if self.seed_parallel not in workers.SEED_PARALLEL_MODES:
+            raise ValueError(f"seed_parallel must be one of "
+                             f"{', '.join(workers.SEED_PARALLEL_MODES)}, "
                              f"got {self.seed_parallel!r}")
         self._given_dataset = self.dataset
         self.dataset, self.model = load_data_and_model(self.cfg, self.data_dir, self.dataset)
@@ -285,8 +164,8 @@ class Runner:
             params, self.model.num_classes, self.cfg.prune_fraction,
             self.cfg.prune_fraction_conv, self.cfg.prune_fraction_output)
         if self.seed_parallel == "auto":
-            self.seed_parallel = auto_seed_parallel(self.cfg.seeds, self.total_steps,
-                                                    self.cfg.levels)
+            self.seed_parallel = workers.auto_seed_parallel(self.cfg.seeds, self.total_steps,
+                                                            self.cfg.levels)
 
     # -- per-seed artifacts ------------------------------------------------------------
     def seed_dir(self, seed: int) -> Path:
@@ -387,7 +266,7 @@ class Runner:
             rewind_state=None if rewind is None else rewind.get("model_state", {}),
             previous_params=prev_params, previous_state=prev_state, previous_mask=prev_mask,
             fractions=self.fractions,
-            key=jax.random.fold_in(jax.random.PRNGKey(seed), 1_000_003 + level),
+            key=jax.random.fold_in(jax.random.PRNGKey(seed), LEVEL_KEY_TAG + level),
             run_dir=self.run_dir, init_opt_state=init_opt, rewind_opt_state=rewind_opt,
             previous_opt_state=prev_opt)
         mask = self.method.next_mask(ctx)
@@ -401,7 +280,7 @@ class Runner:
         pending = [s for s in seeds
                    if not all(self.level_done(s, k) for k in range(self.cfg.levels + 1))]
         if self.seed_parallel == "processes" and len(pending) > 1:
-            self.run_in_processes(pending)
+            workers.train_in_processes(self, pending, WORKER_ENTRY)
             return self.run_dir
         for level in range(self.cfg.levels + 1):
             todo = [s for s in seeds if not self.level_done(s, level)]
@@ -413,90 +292,6 @@ class Runner:
                 for seed in todo:
                     self.train_level([seed], level)
         return self.run_dir
-
-    def run_in_processes(self, seeds: list[int]) -> None:
-        """Train ``seeds`` in worker processes: one single-threaded XLA:CPU process pinned to
-        each core (at most one per seed), fed (seed, level) tasks as they become ready, so
-        that three seeds on two cores keep both busy. A worker is a sequential Runner on the
-        same run directory and every level starts from the artifacts on disk, so the files,
-        resume behaviour and numbers are those of ``sequential``."""
-        import os
-        import pickle
-        import queue
-        import subprocess
-        import sys
-        import tempfile
-        import threading
-
-        cores = usable_core_ids()
-        n_workers = min(len(seeds), len(cores))
-        next_level = {s: min(k for k in range(self.cfg.levels + 1)
-                             if not self.level_done(s, k)) for s in seeds}
-        package_root = str(Path(__file__).resolve().parents[1])
-        env = {**os.environ,
-               "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {SINGLE_THREAD_XLA_FLAGS}".strip(),
-               "PYTHONPATH": os.pathsep.join(
-                   p for p in (package_root, os.environ.get("PYTHONPATH")) if p)}
-        replies: queue.Queue = queue.Queue()
-
-        def listen(worker_id, process):
-            for line in process.stdout:
-                replies.put((worker_id, line.split()))
-            replies.put((worker_id, ["EXIT"]))
-
-        with tempfile.TemporaryDirectory(prefix="lottery-seeds-") as tmp:
-            # the data travels by path when it came from disk, pickled when it was given
-            dataset_file = None
-            if self._given_dataset is not None:
-                dataset_file = str(Path(tmp) / "dataset.pkl")
-                with open(dataset_file, "wb") as handle:
-                    pickle.dump(self._given_dataset, handle)
-            job = Path(tmp) / "job.json"
-            job.write_text(json.dumps({"config": self.config.to_dict(), "out": str(self.out),
-                                       "data_dir": self.data_dir,
-                                       "dataset_file": dataset_file}))
-            workers = []
-            for i in range(n_workers):
-                process = subprocess.Popen(
-                    [sys.executable, "-c", "import sys; from lottery_core.levels import "
-                     "seed_worker_main; seed_worker_main(sys.argv[1], *map(int, sys.argv[2:]))",
-                     str(job), str(i), str(cores[i])], env=env, text=True, bufsize=1,
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-                threading.Thread(target=listen, args=(i, process), daemon=True).start()
-                workers.append(process)
-            self.log(f"  {n_workers} worker processes (single-threaded XLA, pinned to cores "
-                     f"{cores[:n_workers]}) for seeds {seeds}")
-            idle, busy = list(range(n_workers)), {}
-            try:
-                while any(k <= self.cfg.levels for k in next_level.values()) or busy:
-                    # the seed with the most levels left first: the chains end together
-                    ready = sorted((s for s in seeds if next_level[s] <= self.cfg.levels
-                                    and s not in busy.values()), key=lambda s: next_level[s])
-                    while idle and ready:
-                        worker_id, seed = idle.pop(0), ready.pop(0)
-                        busy[worker_id] = seed
-                        workers[worker_id].stdin.write(f"{seed} {next_level[seed]}\n")
-                        workers[worker_id].stdin.flush()
-                    worker_id, reply = replies.get()
-                    if reply[:1] != ["DONE"]:
-                        seed = busy.get(worker_id)
-                        where = ("while starting" if seed is None
-                                 else f"on seed {seed} level {next_level[seed]}")
-                        raise RuntimeError(
-                            f"seed worker {worker_id} failed {where} (its error is printed "
-                            f"above); finished levels are kept, rerun to resume")
-                    seed = busy.pop(worker_id)
-                    next_level[seed] += 1
-                    idle.append(worker_id)
-            finally:
-                for process in workers:
-                    if process.poll() is None:
-                        process.stdin.close()
-                for process in workers:
-                    try:
-                        process.wait(timeout=30)
-                    except subprocess.TimeoutExpired:
-                        process.kill()
 
     def train_level(self, seeds: list[int], level: int) -> None:
         t0 = time.time()
@@ -631,52 +426,15 @@ class Runner:
                  f"({record['seconds']:.1f} s)")
 
 
-#: seed-sequence tag of the warmup's batch order and PRNG key (levels use their number)
+#: seed-sequence tag of the warmup's batch order and PRNG key (levels use their number): a
+#: prime above any level count, so the warmup's stream never coincides with a level's
 WARMUP_TAG = 999_983
-
-SEED_PARALLEL_MODES = ("auto", "vmap", "sequential", "processes")
-
-#: XLA flags of a ``processes`` worker: one compute thread, so that the workers share the
-#: cores instead of each spreading its small matmuls over all of them
-SINGLE_THREAD_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-
-#: below this many seed-steps per run, ``auto`` stays sequential on CPU: starting a worker
-#: (import jax, load data, compile) costs seconds, which only pays for longer runs
-PROCESSES_MIN_SEED_STEPS = 100_000
-
-
-def auto_seed_parallel(seeds: int, steps_per_level: int, levels: int) -> str:
-    """``auto``: vmap on accelerators; on CPU, worker processes for multi-seed runs of at
-    least ``PROCESSES_MIN_SEED_STEPS`` seed-steps on a multi-core machine, else one seed
-    after another. Chosen by ``bench/imp_mnist.py`` (bench/RESULTS.md, "engine")."""
-    if jax.default_backend() != "cpu":
-        return "vmap"
-    if (seeds > 1 and len(usable_core_ids()) > 1
-            and seeds * steps_per_level * (levels + 1) >= PROCESSES_MIN_SEED_STEPS):
-        return "processes"
-    return "sequential"
-
-
-def usable_core_ids() -> list[int]:
-    import os
-
-    if hasattr(os, "sched_getaffinity"):
-        return sorted(os.sched_getaffinity(0))
-    return list(range(os.cpu_count() or 1))
-
-
-def _pin_and_tie_to_parent(core: int) -> None:
-    """In a worker, before jax starts its threads: run on ``core`` only and, on Linux, be
-    killed when the parent dies (so that a killed run leaves no orphan training on)."""
-    import ctypes
-    import os
-    import signal
-    import sys
-
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {core})
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)     # PR_SET_PDEATHSIG = 1
+#: level k's method key (random masks, Zhou's mask draws) is fold_in(PRNGKey(seed),
+#: LEVEL_KEY_TAG + k): a prime offset that keeps it apart from the level's training key
+#: fold_in(PRNGKey(seed), k) and from WARMUP_TAG
+LEVEL_KEY_TAG = 1_000_003
+#: what a ``processes`` worker runs (module:function), see :func:`seed_worker_main`
+WORKER_ENTRY = "lottery_core.loops.levels:seed_worker_main"
 
 
 def seed_worker_main(job_file: str, worker_id: int, core: int) -> None:
@@ -686,7 +444,7 @@ def seed_worker_main(job_file: str, worker_id: int, core: int) -> None:
     import sys
     import traceback
 
-    _pin_and_tie_to_parent(core)
+    workers.pin_and_tie_to_parent(core)
     job = json.loads(Path(job_file).read_text())
     dataset = None
     if job["dataset_file"] is not None:
@@ -712,5 +470,3 @@ def run_experiment(config: ExperimentConfig, out, **kwargs) -> Path:
     """Run or resume ``config`` into ``out``; returns the run directory."""
     return Runner(config, Path(out), **kwargs).run()
 
-
-from lottery_core import lrr_methods  # noqa: E402,F401  (registers the LRR paper's methods)

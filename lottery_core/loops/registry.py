@@ -1,0 +1,54 @@
+"""The method registry: every method of ``lottery run``'s level loop, listed here.
+
+A method is a :class:`~lottery_core.loops.protocol.Method` defined in one module; the
+built-in ones are listed in :data:`BUILTIN` (one line each). Code outside the package adds its
+own with :func:`register_method` (docs/extending.md). Zhou et al.'s criterion and mask-1 /
+mask-0 actions are not separate names: they transform ``imp`` when the config sets them
+(:func:`method_for`).
+"""
+
+from __future__ import annotations
+
+from lottery_core.loops import deconstruct, lrr_methods, methods
+from lottery_core.loops.protocol import Method
+
+#: the built-in level methods, in the order ``lottery run --help`` lists them
+BUILTIN: tuple[Method, ...] = (
+    methods.IMP,
+    methods.WR,
+    methods.LRR,
+    methods.FINETUNE,
+    methods.RANDOM_PRUNE,
+    lrr_methods.LRR_BN_REWIND,
+    *lrr_methods.RANDOM_MASK_METHODS,
+)
+
+METHODS: dict[str, Method] = {method.name: method for method in BUILTIN}
+
+
+def register_method(method: Method) -> Method:
+    """Add ``method`` under ``method.name`` (a method defined outside this package, or one
+    built at run time such as the mask-swap references); returns it."""
+    METHODS[method.name] = method
+    return method
+
+
+def get_method(name: str) -> Method:
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; available: {', '.join(METHODS)}")
+    return METHODS[name]
+
+
+def method_for(config) -> Method:
+    """The method ``config`` runs: its registered method, transformed by Zhou et al.'s
+    criterion and mask actions when the config sets them."""
+    method = get_method(config.method)
+    if deconstruct.is_deconstructed(config):
+        method = deconstruct.deconstructed_method(method, config)
+    return method
+
+
+def check_config(config) -> None:
+    """Raise ``ValueError`` naming a bad method or field (the method first)."""
+    get_method(config.method)
+    config.validate()
