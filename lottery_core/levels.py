@@ -187,7 +187,7 @@ def save_state(path: Path, state: TrainState, extra: dict) -> None:
 def load_state(path: Path, template: TrainState) -> tuple[TrainState, dict]:
     import json
 
-    with np.load(path) as data:
+    with np.load(path, allow_pickle=False) as data:
         extra = json.loads(bytes(data["extra_json"]).decode())
         leaves, treedef = jax.tree_util.tree_flatten(template)
         loaded = [jnp.asarray(data[f"leaf_{i:05d}"], dtype=jnp.asarray(t).dtype)
@@ -421,7 +421,6 @@ class Runner:
         same run directory and every level starts from the artifacts on disk, so the files,
         resume behaviour and numbers are those of ``sequential``."""
         import os
-        import pickle
         import queue
         import subprocess
         import sys
@@ -444,17 +443,9 @@ class Runner:
                 replies.put((worker_id, line.split()))
             replies.put((worker_id, ["EXIT"]))
 
-        with tempfile.TemporaryDirectory(prefix="lottery-seeds-") as tmp:
-            # the data travels by path when it came from disk, pickled when it was given
-            dataset_file = None
-            if self._given_dataset is not None:
-                dataset_file = str(Path(tmp) / "dataset.pkl")
-                with open(dataset_file, "wb") as handle:
-                    pickle.dump(self._given_dataset, handle)
-            job = Path(tmp) / "job.json"
-            job.write_text(json.dumps({"config": self.config.to_dict(), "out": str(self.out),
-                                       "data_dir": self.data_dir,
-                                       "dataset_file": dataset_file}))
+        with tempfile.TemporaryDirectory(prefix="lottery-seeds-") as tmp:   # mode 0700
+            job = write_worker_job(Path(tmp), self.config.to_dict(), self.out, self.data_dir,
+                                   self._given_dataset)
             workers = []
             for i in range(n_workers):
                 process = subprocess.Popen(
@@ -679,19 +670,42 @@ def _pin_and_tie_to_parent(core: int) -> None:
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)     # PR_SET_PDEATHSIG = 1
 
 
+def write_worker_job(folder: Path, config: dict, out, data_dir, dataset) -> Path:
+    """The job file of the ``processes`` workers, in ``folder`` (the caller's private
+    ``mkdtemp`` directory, mode 0700). The data travels by path when it came from disk;
+    a given ``dataset`` is written as ``.npz`` plus JSON (``data.save_dataset_npz``, no
+    pickle) to a ``mkstemp`` file (mode 0600, unpredictable name)."""
+    import os
+    import tempfile
+
+    from lottery_core.data import save_dataset_npz
+
+    dataset_file = None
+    if dataset is not None:
+        fd, dataset_file = tempfile.mkstemp(prefix="dataset-", suffix=".npz", dir=folder)
+        with os.fdopen(fd, "wb") as handle:
+            save_dataset_npz(dataset, handle)
+    fd, job = tempfile.mkstemp(prefix="job-", suffix=".json", dir=folder)
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"config": config, "out": str(out),
+                   "data_dir": None if data_dir is None else str(data_dir),
+                   "dataset_file": dataset_file}, handle)
+    return Path(job)
+
+
 def seed_worker_main(job_file: str, worker_id: int, core: int) -> None:
     """Body of one ``processes`` worker: reads ``seed level`` lines on stdin, trains that
     level, answers ``DONE seed level`` on stdout; logs go to stderr."""
-    import pickle
     import sys
     import traceback
+
+    from lottery_core.data import load_dataset_npz
 
     _pin_and_tie_to_parent(core)
     job = json.loads(Path(job_file).read_text())
     dataset = None
     if job["dataset_file"] is not None:
-        with open(job["dataset_file"], "rb") as handle:
-            dataset = pickle.load(handle)
+        dataset = load_dataset_npz(job["dataset_file"])
     runner = Runner(ExperimentConfig.from_dict(job["config"]), Path(job["out"]),
                     data_dir=job["data_dir"], progress=False, seed_parallel="sequential",
                     dataset=dataset,
