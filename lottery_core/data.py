@@ -8,6 +8,11 @@ The folder comes from ``--data-dir`` or the ``LOTTERY_DATA`` environment variabl
 * CIFAR-10: ``DIR/cifar-10-batches-py/{data_batch_1..5, test_batch}``;
 * CIFAR-100: ``DIR/cifar-100-python/{train, test}`` (fine labels).
 
+The CIFAR batches are read with the restricted unpickler of ``safe_pickle`` (never
+``pickle.load``): a batch that references anything else than the builtins and numpy
+reconstructors such files contain is refused with an ``UntrustedFileError`` (a
+``DataError``) before any of it runs.
+
 Images become NHWC float32 in [0, 1] (pixels / 255, no normalization, no augmentation: the
 preprocessing of Zhou et al. 2019, spec zhou.md §2.1 [C]). The validation split takes
 ``validation_size`` training images chosen by ``np.random.RandomState(split_seed).choice(
@@ -19,8 +24,8 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import json
 import os
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +55,31 @@ class Dataset:
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.x_train.shape[1:])
+
+
+def save_dataset_npz(dataset: Dataset, file) -> None:
+    """``dataset`` without pickle: its arrays as ``.npz`` members, its other fields (name,
+    number of classes) as JSON in the member ``fields_json``. Read with
+    :func:`load_dataset_npz`."""
+    arrays, fields = {}, {}
+    for field in dataclasses.fields(dataset):
+        value = getattr(dataset, field.name)
+        if value is None or isinstance(value, (str, int, float, bool)):
+            fields[field.name] = value
+        else:
+            arrays[field.name] = np.asarray(value)
+            if arrays[field.name].dtype.hasobject:
+                raise ValueError(f"dataset field {field.name!r} is an object array")
+    arrays["fields_json"] = np.frombuffer(json.dumps(fields).encode(), dtype=np.uint8)
+    np.savez(file, **arrays)
+
+
+def load_dataset_npz(path) -> Dataset:
+    """Inverse of :func:`save_dataset_npz` (``allow_pickle=False``: no code runs)."""
+    with np.load(path, allow_pickle=False) as data:
+        fields = json.loads(bytes(data["fields_json"]).decode())
+        arrays = {name: data[name] for name in data.files if name != "fields_json"}
+    return Dataset(**fields, **arrays)
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
@@ -104,11 +134,16 @@ def load_mnist_arrays(data_dir) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
 
 # ----------------------------------------------------------------------------- CIFAR
 def _unpickle(path: Path) -> dict:
-    try:
-        with open(path, "rb") as handle:
-            return pickle.load(handle, encoding="bytes")
-    except (OSError, EOFError, pickle.UnpicklingError, ValueError) as exc:
-        raise DataError(f"cannot read CIFAR batch {path}: {exc}") from exc
+    """One official CIFAR batch, through the restricted unpickler (``safe_pickle``): a file
+    that references anything but the builtins and numpy reconstructors a batch uses is
+    refused (``UntrustedFileError``, a ``DataError``) before any of it is called."""
+    from lottery_core.safe_pickle import load_cifar_batch
+
+    batch = load_cifar_batch(path)
+    if not isinstance(batch, dict):
+        raise DataError(f"{path} is not a CIFAR batch (a dict), it holds a "
+                        f"{type(batch).__name__}")
+    return batch
 
 
 def _cifar_images(batch: dict, path: Path) -> np.ndarray:

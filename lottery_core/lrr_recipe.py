@@ -171,7 +171,7 @@ def save_leaves(path: Path, tree) -> None:
 def load_leaves(path: Path, template):
     """Inverse of :func:`save_leaves` given a pytree of the same structure."""
     leaves, treedef = jax.tree_util.tree_flatten(template)
-    with np.load(path) as data:
+    with np.load(path, allow_pickle=False) as data:
         if len(data.files) != len(leaves):
             raise ValueError(f"{path} holds {len(data.files)} arrays, the template "
                              f"{len(leaves)}")

@@ -69,7 +69,7 @@ def save_state(path: Path, state: TrainState, extra: dict) -> None:
 def load_state(path: Path, template: TrainState) -> tuple[TrainState, dict]:
     import json
 
-    with np.load(path) as data:
+    with np.load(path, allow_pickle=False) as data:
         extra = json.loads(bytes(data["extra_json"]).decode())
         leaves, treedef = jax.tree_util.tree_flatten(template)
         loaded = [jnp.asarray(data[f"leaf_{i:05d}"], dtype=jnp.asarray(t).dtype)
@@ -440,16 +440,16 @@ WORKER_ENTRY = "lottery_core.loops.levels:seed_worker_main"
 def seed_worker_main(job_file: str, worker_id: int, core: int) -> None:
     """Body of one ``processes`` worker: reads ``seed level`` lines on stdin, trains that
     level, answers ``DONE seed level`` on stdout; logs go to stderr."""
-    import pickle
     import sys
     import traceback
+
+    from lottery_core.data import load_dataset_npz
 
     workers.pin_and_tie_to_parent(core)
     job = json.loads(Path(job_file).read_text())
     dataset = None
     if job["dataset_file"] is not None:
-        with open(job["dataset_file"], "rb") as handle:
-            dataset = pickle.load(handle)
+        dataset = load_dataset_npz(job["dataset_file"])
     runner = Runner(ExperimentConfig.from_dict(job["config"]), Path(job["out"]),
                     data_dir=job["data_dir"], progress=False, seed_parallel="sequential",
                     dataset=dataset,

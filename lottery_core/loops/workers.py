@@ -61,6 +61,29 @@ def pin_and_tie_to_parent(core: int) -> None:
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)     # PR_SET_PDEATHSIG = 1
 
 
+def write_worker_job(folder: Path, config: dict, out, data_dir, dataset) -> Path:
+    """The job file of the ``processes`` workers, in ``folder`` (the caller's private
+    ``mkdtemp`` directory, mode 0700). The data travels by path when it came from disk;
+    a given ``dataset`` is written as ``.npz`` plus JSON (``data.save_dataset_npz``, no
+    pickle) to a ``mkstemp`` file (mode 0600, unpredictable name)."""
+    import os
+    import tempfile
+
+    from lottery_core.data import save_dataset_npz
+
+    dataset_file = None
+    if dataset is not None:
+        fd, dataset_file = tempfile.mkstemp(prefix="dataset-", suffix=".npz", dir=folder)
+        with os.fdopen(fd, "wb") as handle:
+            save_dataset_npz(dataset, handle)
+    fd, job = tempfile.mkstemp(prefix="job-", suffix=".json", dir=folder)
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"config": config, "out": str(out),
+                   "data_dir": None if data_dir is None else str(data_dir),
+                   "dataset_file": dataset_file}, handle)
+    return Path(job)
+
+
 def train_in_processes(runner, seeds: list[int], entry: str) -> None:
     """Train ``seeds`` of ``runner`` in worker processes: one single-threaded XLA:CPU process
     pinned to each core (at most one per seed), fed (seed, level) tasks as they become ready,
@@ -69,7 +92,6 @@ def train_in_processes(runner, seeds: list[int], entry: str) -> None:
     directory, every level starting from the artifacts on disk, so the files, resume
     behaviour and numbers are those of ``sequential``."""
     import os
-    import pickle
     import queue
     import subprocess
     import sys
@@ -93,17 +115,9 @@ def train_in_processes(runner, seeds: list[int], entry: str) -> None:
             replies.put((worker_id, line.split()))
         replies.put((worker_id, ["EXIT"]))
 
-    with tempfile.TemporaryDirectory(prefix="lottery-seeds-") as tmp:
-        # the data travels by path when it came from disk, pickled when it was given
-        dataset_file = None
-        if runner._given_dataset is not None:
-            dataset_file = str(Path(tmp) / "dataset.pkl")
-            with open(dataset_file, "wb") as handle:
-                pickle.dump(runner._given_dataset, handle)
-        job = Path(tmp) / "job.json"
-        job.write_text(json.dumps({"config": runner.config.to_dict(), "out": str(runner.out),
-                                   "data_dir": runner.data_dir,
-                                   "dataset_file": dataset_file}))
+    with tempfile.TemporaryDirectory(prefix="lottery-seeds-") as tmp:   # mode 0700
+        job = write_worker_job(Path(tmp), runner.config.to_dict(), runner.out, runner.data_dir,
+                               runner._given_dataset)
         workers = []
         for i in range(n_workers):
             process = subprocess.Popen(
