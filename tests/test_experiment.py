@@ -44,7 +44,6 @@ def test_model_defaults_lenet_follow_frankle_carbin():
 
 
 @pytest.mark.parametrize("changes,message", [
-    ({"method": "magic"}, "unknown method 'magic'"),
     ({"model": "resnet9000"}, "unknown model 'resnet9000'"),
     ({"dataset": "imagenet"}, "unknown dataset 'imagenet'"),
     ({"prune_fraction": 1.0}, r"prune_fraction .* must be in \[0, 1\), got 1.0"),
@@ -57,6 +56,13 @@ def test_model_defaults_lenet_follow_frankle_carbin():
 def test_validate_names_the_bad_field(changes, message):
     with pytest.raises(ValueError, match=message):
         ExperimentConfig(**changes).validate()
+
+
+def test_the_registry_names_an_unknown_method_before_any_field():
+    from lottery_core.loops.registry import check_config
+
+    with pytest.raises(ValueError, match="unknown method 'magic'; available: imp, wr, lrr"):
+        check_config(ExperimentConfig(method="magic", model="resnet9000"))
 
 
 def test_config_json_round_trip_and_refusal(tmp_path):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from lottery_core import cli
-from lottery_core import oneshot as oneshot_lib
+from lottery_core.loops import oneshot as oneshot_lib
 from lottery_core.checkpoint import flatten, load_tree
 from lottery_core.masks import round_half_up
 

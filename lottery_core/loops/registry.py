@@ -2,9 +2,12 @@
 
 A method is a :class:`~lottery_core.loops.protocol.Method` defined in one module; the
 built-in ones are listed in :data:`BUILTIN` (one line each). Code outside the package adds its
-own with :func:`register_method` (docs/extending.md). Zhou et al.'s criterion and mask-1 /
-mask-0 actions are not separate names: they transform ``imp`` when the config sets them
-(:func:`method_for`).
+own with :func:`register_method`, or, to reach ``lottery run``, names it under the entry-point
+group ``lottery.methods`` of its own distribution (``pyproject.toml``:
+``[project.entry-points."lottery.methods"] my-method = "my_package.module:METHOD"``), which is
+loaded the first time a method is looked up (docs/extending.md). Zhou et al.'s criterion and
+mask-1 / mask-0 actions are not separate names: they transform ``imp`` when the config sets
+them (:func:`method_for`).
 """
 
 from __future__ import annotations
@@ -33,7 +36,31 @@ def register_method(method: Method) -> Method:
     return method
 
 
+#: entry-point group under which other distributions list their methods
+ENTRY_POINT_GROUP = "lottery.methods"
+_plugins_loaded = False
+
+
+def load_plugins() -> None:
+    """Register the methods that installed distributions list under :data:`ENTRY_POINT_GROUP`
+    (once per process). An entry point names a :class:`Method` or a function returning one."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        method = entry.load()
+        method = method if isinstance(method, Method) else method()
+        if not isinstance(method, Method):
+            raise TypeError(f"entry point {entry.value} ({ENTRY_POINT_GROUP}) gave "
+                            f"{type(method).__name__}, not a lottery_core.loops.Method")
+        register_method(method)
+
+
 def get_method(name: str) -> Method:
+    load_plugins()
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; available: {', '.join(METHODS)}")
     return METHODS[name]
