@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from lottery_core import cli
+import lottery_cli.main as cli
 from sims import registry, verify
 from sims.registry import ClaimContext, Outcome
 
@@ -90,6 +90,6 @@ def test_cli_bad_usage_exits_2():
 
 
 def test_console_script_help():
-    result = subprocess.run([sys.executable, "-m", "lottery_core.cli", "--help"],
+    result = subprocess.run([sys.executable, "-m", "lottery_cli", "--help"],
                             capture_output=True, text=True, check=True)
     assert "verify" in result.stdout and "derive" in result.stdout

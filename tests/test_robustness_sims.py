@@ -11,7 +11,8 @@ import pytest
 import jax
 import jax.numpy as jnp
 
-from lottery_core import cli, pai
+import lottery_cli.main as cli
+from lottery_core import pai
 from sims import robustness_experiments as rx
 from sims import robustness_training as rt
 

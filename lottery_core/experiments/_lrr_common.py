@@ -79,7 +79,7 @@ def base_values(args) -> dict:
 
 
 def make_config(args, method: str, **extra):
-    from lottery_core.cli import UsageError
+    from lottery_core.errors import UsageError
     from lottery_core.experiment import ExperimentConfig
 
     try:
@@ -92,7 +92,7 @@ def make_config(args, method: str, **extra):
 
 def load_data(args):
     """The data set once for all runs (``--test-subset`` applied)."""
-    from lottery_core.cli import UsageError
+    from lottery_core.errors import UsageError
     from lottery_core.data import DataError, load_dataset
 
     values = base_values(args)
@@ -119,7 +119,7 @@ def runs_directory(args) -> Path:
 
 def run(config, args, data) -> Path:
     """Train (or resume) ``config`` into the shared runs folder; returns its run folder."""
-    from lottery_core.cli import UsageError
+    from lottery_core.errors import UsageError
     from lottery_core.levels import Runner
 
     try:
