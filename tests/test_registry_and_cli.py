@@ -32,6 +32,14 @@ def test_select_unknown_lists_known():
     assert "Known modules" in info.value.args[0]
 
 
+def test_claims_live_in_their_topic_package():
+    """discover() imports sims/<topic>/claims.py; a claim id's prefix names its topic package."""
+    claims = registry.discover()
+    assert {c.module for c in claims.values()} >= {"one_neuron", "mirror", "robustness"}
+    for c in claims.values():
+        assert c.function.__module__ == f"sims.{c.module}.claims", c.id
+
+
 def _toy_claims():
     def good(ctx: ClaimContext) -> Outcome:
         import matplotlib
