@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lottery_core.commands.plot import summarize  # noqa: E402
+from lottery_core.analysis import summarize  # noqa: E402
 from lottery_core.config.experiment import collect_results  # noqa: E402
 
 
@@ -64,7 +64,7 @@ def main() -> int:
     if args.markdown:
         print(summary_markdown(table))
         print()
-        from lottery_core.commands.plot import markdown_table
+        from lottery_core.analysis import markdown_table
 
         print(markdown_table(summarize(records, args.metric)))
         print()

@@ -26,7 +26,7 @@ from scipy.integrate import solve_ivp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sims import _one_neuron_engine as engine  # noqa: E402
+from sims.one_neuron import engine  # noqa: E402
 
 HORIZON, D = 20.0, 5
 STEPS_TIMED = (0.04, 0.02)

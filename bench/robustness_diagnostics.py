@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from sims import robustness as rb  # noqa: E402
-from sims import robustness_experiments as rx  # noqa: E402
+from sims.robustness import claims as rb  # noqa: E402
+from sims.robustness import experiments as rx  # noqa: E402
 from theory import mi_estimators as mi  # noqa: E402
 
 

@@ -1,9 +1,9 @@
 """The claim registry: every checkable statement of a paper, as a small function.
 
-A claim is registered under a stable id ``<module>.<name>`` (e.g.
-``one_neuron.d1_success_rule``). Its function takes a :class:`ClaimContext`
-(seed, preset, where to put figures) and returns an :class:`Outcome`
-(predicted value, observed value, tolerance). The runner in :mod:`sims.verify`
+A claim is registered under a stable id ``<topic>.<name>`` (e.g.
+``one_neuron.d1_success_rule``) by the topic's claim module ``sims/<topic>/claims.py``. Its
+function takes a :class:`ClaimContext` (seed, preset, where to put figures) and returns an
+:class:`Outcome` (predicted value, observed value, tolerance). The runner in :mod:`sims.verify`
 adds the bookkeeping (timing, seed, preset) and turns it into the record of
 DESIGN.md::
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.util
 import math
 import pkgutil
 from pathlib import Path
@@ -106,13 +107,19 @@ def claim(claim_id: str, *, source: str, statement: str):
 
 
 def discover() -> dict[str, Claim]:
-    """Import every module of the ``sims`` package so their claims register; return the registry."""
+    """Import every topic package's claim module so its claims register; return the registry.
+
+    A topic is a sub-package ``sims/<topic>/`` (e.g. ``sims/mirror/``); its claims live in
+    ``sims/<topic>/claims.py`` under ids ``<topic>.<name>``. Engines and figure modules are
+    imported by the claims that use them, not here.
+    """
     import sims
 
     for module in pkgutil.iter_modules(sims.__path__):
-        if module.name.startswith("_") or module.name in {"registry", "verify", "plotting"}:
+        if not module.ispkg or module.name.startswith("_"):
             continue
-        importlib.import_module(f"sims.{module.name}")
+        if importlib.util.find_spec(f"sims.{module.name}.claims") is not None:
+            importlib.import_module(f"sims.{module.name}.claims")
     return dict(sorted(_REGISTRY.items()))
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from lottery_core import cli
-from lottery_core.commands.run import option_names
+import lottery_cli.main as cli
+from lottery_cli.commands.run import option_names
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--model", "mlp", "--model-options", '{"widths": [64]}', "--dataset", "synthetic",
@@ -23,7 +23,7 @@ TINY = ["--model", "mlp", "--model-options", '{"widths": [64]}', "--dataset", "s
 
 def lottery(*args, **kwargs):
     env = {**os.environ, "PYTHONPATH": str(REPO), "JAX_PLATFORMS": "cpu"}
-    return subprocess.Popen([sys.executable, "-m", "lottery_core.cli", *args], cwd=REPO,
+    return subprocess.Popen([sys.executable, "-m", "lottery_cli", *args], cwd=REPO,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             **kwargs)
 
@@ -105,7 +105,7 @@ def test_bad_input_exits_2_with_one_line(args, message, capsys, tmp_path):
 
 def test_missing_data_dir_from_subprocess(tmp_path):
     env_less = {k: v for k, v in os.environ.items() if k != "LOTTERY_DATA"}
-    proc = subprocess.run([sys.executable, "-m", "lottery_core.cli", "run", "imp", "--out",
+    proc = subprocess.run([sys.executable, "-m", "lottery_cli", "run", "imp", "--out",
                            str(tmp_path)], cwd=REPO, capture_output=True, text=True,
                           env={**env_less, "PYTHONPATH": str(REPO)}, timeout=120)
     assert proc.returncode == 2
@@ -114,7 +114,7 @@ def test_missing_data_dir_from_subprocess(tmp_path):
 
 
 def test_config_file_and_command_line_override(tmp_path):
-    from lottery_core.commands.run import build_config
+    from lottery_cli.commands.run import build_config
 
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"learning_rate": 0.01, "iterations": 7, "levels": 2}))

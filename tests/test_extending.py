@@ -59,7 +59,7 @@ def test_a_method_from_another_distribution_runs_through_lottery_run(tmp_path):
     env = {**os.environ, "JAX_PLATFORMS": "cpu",
            "PYTHONPATH": os.pathsep.join([str(site), str(REPO)])}
     result = subprocess.run(
-        [sys.executable, "-m", "lottery_core.cli", "run", "magnitude-increase", "--model", "mlp",
+        [sys.executable, "-m", "lottery_cli", "run", "magnitude-increase", "--model", "mlp",
          "--model-options", '{"widths": [32]}', "--dataset", "synthetic", "--iterations", "30",
          "--batch-size", "20", "--levels", "1", "--seeds", "1", "--no-progress", "--no-plot",
          "--out", str(out)], env=env, capture_output=True, text=True, timeout=600)
@@ -78,7 +78,7 @@ def test_a_method_from_another_distribution_runs_through_lottery_run(tmp_path):
 
 def test_an_unknown_method_lists_the_registered_ones():
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO)}
-    result = subprocess.run([sys.executable, "-m", "lottery_core.cli", "run", "magic"],
+    result = subprocess.run([sys.executable, "-m", "lottery_cli", "run", "magic"],
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
     assert "unknown method 'magic'; available: imp, wr, lrr" in result.stderr

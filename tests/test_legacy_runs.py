@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lottery_core import cli
+import lottery_cli.main as cli
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

@@ -10,7 +10,7 @@ import jax
 import numpy as np
 import pytest
 
-from lottery_core import cli
+import lottery_cli.main as cli
 from lottery_core.checkpoint import flatten, load_tree
 from lottery_core.data import load_dataset, synthetic
 from lottery_core.config.experiment import ExperimentConfig, level_directory

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from sims import mirror as S
 from sims import registry, verify
+from sims.mirror import dynamics as S
 from theory import mirror as M
 
 CLAIMS = ("mirror_identity", "imbalance_law", "implicit_bias_static", "pl_linear_rate",
@@ -40,9 +40,9 @@ def test_quick_preset_passes_every_claim(tmp_path):
 
 def test_rotated_gradient_descent_equals_mw_form():
     """The (u, v) update is the same GD as the (m, w) update (spec §1.2 rotation)."""
-    bed = S._testbed(5, 2)
+    bed = S.testbed(5, 2)
     m0, w0 = M.pilot_init(bed["x_init"], beta=1.0)
-    u0, v0 = S._rotate(m0, w0)
+    u0, v0 = S.rotate(m0, w0)
     common = dict(eta=1e-2, steps=500, kind=3, alpha0=0.5, tau=100.0, records=5)
     m, w, log_mw, d_mw, _ = S.gradient_descent(bed["Z"], bed["y"], bed["x_star"], m0, w0,
                                                setting=S.WD_MW, **common)

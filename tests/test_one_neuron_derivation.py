@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from lottery_core import cli
+import lottery_cli.main as cli
 from theory.derivations import one_neuron as derivation
 from theory.derivations.identity import Identity
 

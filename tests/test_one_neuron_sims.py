@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-from sims import _one_neuron_engine as engine
 from sims import registry, verify
+from sims.one_neuron import engine
 from theory import one_neuron as on
 
 RNG = np.random.default_rng(99)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from lottery_core import cli
+import lottery_cli.main as cli
 from sims import registry, verify
 from sims.registry import ClaimContext, Outcome
 
@@ -30,6 +30,14 @@ def test_select_unknown_lists_known():
         registry.select(["definitely_not_a_claim"])
     assert "definitely_not_a_claim" in info.value.args[0]
     assert "Known modules" in info.value.args[0]
+
+
+def test_claims_live_in_their_topic_package():
+    """discover() imports sims/<topic>/claims.py; a claim id's prefix names its topic package."""
+    claims = registry.discover()
+    assert {c.module for c in claims.values()} >= {"one_neuron", "mirror", "robustness"}
+    for c in claims.values():
+        assert c.function.__module__ == f"sims.{c.module}.claims", c.id
 
 
 def _toy_claims():
@@ -90,6 +98,6 @@ def test_cli_bad_usage_exits_2():
 
 
 def test_console_script_help():
-    result = subprocess.run([sys.executable, "-m", "lottery_core.cli", "--help"],
+    result = subprocess.run([sys.executable, "-m", "lottery_cli", "--help"],
                             capture_output=True, text=True, check=True)
     assert "verify" in result.stdout and "derive" in result.stdout

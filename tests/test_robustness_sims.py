@@ -11,9 +11,10 @@ import pytest
 import jax
 import jax.numpy as jnp
 
-from lottery_core import cli, pai
-from sims import robustness_experiments as rx
-from sims import robustness_training as rt
+import lottery_cli.main as cli
+from lottery_core import pai
+from sims.robustness import experiments as rx
+from sims.robustness import training as rt
 
 CLAIMS = ("capacity_ordering", "data_independent_masks", "entropy_cap", "lipschitz_scaling",
           "mi_decoupling_lemma", "mnist_noise_memorization", "noise_correlation_implication",
@@ -172,7 +173,7 @@ def test_toy_joint_is_exact_and_bounded():
 
 
 def test_mnist_reader_and_label_noise(shared_data, tmp_path):
-    from sims import robustness_mnist as mn
+    from sims.robustness import mnist as mn
 
     from lottery_core.data import read_idx
 

@@ -94,7 +94,7 @@ def test_the_payload_is_real(tmp_path):
 
 def _lottery(*args):
     env = {**os.environ, "PYTHONPATH": str(REPO), "JAX_PLATFORMS": "cpu"}
-    return subprocess.run([sys.executable, "-m", "lottery_core.cli", *args], cwd=REPO, env=env,
+    return subprocess.run([sys.executable, "-m", "lottery_cli", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=300)
 
 

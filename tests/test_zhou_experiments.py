@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lottery_core import cli
+import lottery_cli.main as cli
 
 
 def _results(out):

@@ -64,7 +64,7 @@ def base_values(args) -> dict:
 
 
 def make_config(args, method: str, **extra):
-    from lottery_core.cli import UsageError
+    from lottery_core.errors import UsageError
     from lottery_core.config import ExperimentConfig
     from lottery_core.loops import registry
 
@@ -78,7 +78,7 @@ def make_config(args, method: str, **extra):
 
 def load_data(args):
     """The data set once for all runs (``--test-subset`` applied)."""
-    from lottery_core.cli import UsageError
+    from lottery_core.errors import UsageError
     from lottery_core.data import DataError, load_dataset
 
     values = base_values(args)
@@ -105,7 +105,7 @@ def runs_directory(args) -> Path:
 
 def run(config, args, data) -> Path:
     """Train (or resume) ``config`` into the shared runs folder; returns its run folder."""
-    from lottery_core.cli import UsageError
+    from lottery_core.errors import UsageError
     from lottery_core.loops.levels import Runner
 
     try:

@@ -74,7 +74,7 @@ def run(args) -> int:
     import jax.numpy as jnp
     import numpy as np
 
-    from lottery_core.cli import UsageError
+    from lottery_core.errors import UsageError
     from lottery_core.loops.levels import Runner
     from lottery_core.lmc import barrier, path_curve
     from lottery_core.train import Trainer, make_optimizer

@@ -25,7 +25,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from lottery_core.cli import UsageError
+    from lottery_core.errors import UsageError
     from lottery_core.loops.lrr_methods import RANDOM_KINDS
 
     bad = [k for k in args.kinds if k not in RANDOM_KINDS]

@@ -57,8 +57,8 @@ def label(combo: dict) -> str:
 
 def run(args) -> int:
     from lottery_core.checkpoint import atomic_write_json
-    from lottery_core.cli import UsageError
-    from lottery_core.commands.plot import summarize
+    from lottery_core.errors import UsageError
+    from lottery_core.analysis import summarize
     from lottery_core.data import DataError
     from lottery_core.config.experiment import ExperimentConfig, collect_results
     from lottery_core.experiments._common import experiment_directory, mean_std, plot_curves

@@ -71,7 +71,7 @@ def run(args) -> int:
 
     from lottery_core import supermask
     from lottery_core.checkpoint import atomic_write_json, read_json
-    from lottery_core.cli import UsageError
+    from lottery_core.errors import UsageError
     from lottery_core.data import DataError, load_dataset
     from lottery_core.experiments._common import (evaluation_subset, experiment_directory,
                                                   mean_std)

@@ -70,7 +70,7 @@ def run(args) -> int:
 
     from lottery_core import criteria
     from lottery_core.checkpoint import atomic_write_json, flatten, load_tree, unflatten
-    from lottery_core.cli import UsageError
+    from lottery_core.errors import UsageError
     from lottery_core.data import DataError
     from lottery_core.config.experiment import ExperimentConfig, level_directory
     from lottery_core.experiments._common import (evaluation_subset, experiment_directory,

@@ -425,10 +425,3 @@ def summary_table(summary: dict, metric: str = "test_accuracy") -> str:
 def run_oneshot(config: ExperimentConfig, settings: OneShotSettings, out, **kwargs) -> Path:
     """Run or resume a ``pilot`` / ``oneshot`` experiment; returns the run directory."""
     return OneShotRunner(config, settings, Path(out), **kwargs).run()
-
-
-
-def run_oneshot(config: ExperimentConfig, settings: OneShotSettings, out, **kwargs) -> Path:
-    """Run or resume the one-shot ``config`` (``pilot`` / ``oneshot``) into ``out``; returns
-    the run directory."""
-    return OneShotRunner(config, settings, Path(out), **kwargs).run()

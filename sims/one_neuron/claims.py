@@ -3,9 +3,9 @@ IMP vs LRR (Gadhikar & Burkholz, ICLR 2024, §2; model and results reconstructed
 
 Predictions come from :mod:`theory.one_neuron`; observations from gradient descent (or RK4 for
 the exact closed-form check) on the population loss, vmapped over initializations in
-:mod:`sims._one_neuron_engine`. Gaussian inputs (closed-form population gradient) carry the
-d ≥ 2 Monte-Carlo claims; x ~ U[-1,1]^d is exact for d = 1 (all d = 1 claims use it, c = 1/6)
-and a fixed scrambled-Sobol sample for d ≥ 2.
+:mod:`sims.one_neuron.engine` (figures in :mod:`sims.one_neuron.figures`). Gaussian inputs
+(closed-form population gradient) carry the d ≥ 2 Monte-Carlo claims; x ~ U[-1,1]^d is exact
+for d = 1 (all d = 1 claims use it, c = 1/6) and a fixed scrambled-Sobol sample for d ≥ 2.
 
 Outcome of a run: success = final loss < 1e-8 with the target coordinate kept; failure = final
 loss at or above the failure level c/2 − 1e-6 (f has no positive correlation with the target:
@@ -23,8 +23,7 @@ import math
 
 import numpy as np
 
-from lottery_core.figures import save_figure
-from sims import _one_neuron_engine as engine
+from sims.one_neuron import engine, figures
 from sims.registry import ClaimContext, Outcome, claim
 from theory import one_neuron as theory
 
@@ -59,15 +58,6 @@ def _classify(loss, correct, c: float):
     success = correct & (finite < SUCCESS_LOSS)
     failure = ~correct | (finite >= c / 2 - FAILURE_BAND)
     return success, failure & ~success, ~(success | failure)
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 # --------------------------------------------------------------------------- shared simulations
@@ -148,16 +138,8 @@ def conservation_law(ctx: ClaimContext) -> Outcome:
     tol = 0.15
     passed = abs(slope - 2) <= tol and abs(slope_unif - 2) <= tol and rk4_drift < 1e-6
 
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(4.2, 3.2), dpi=110)
-    ax.loglog(lrs, per_step, "o-", label=f"Gaussian inputs (slope {slope:.2f})")
-    ax.loglog(lrs, per_step_unif, "s--", label=f"U[-1,1]^5, Sobol n={len(x)} (slope {slope_unif:.2f})")
-    ax.loglog(lrs, per_step[0] * (lrs / lrs[0]) ** 2, "k:", label="∝ lr²")
-    ax.set_xlabel("learning rate")
-    ax.set_ylabel("mean |Δ(a² − ‖w‖²)| per step")
-    ax.set_title(f"GD drift of the invariant, d={d}, T={horizon:g}", fontsize=9)
-    ax.legend(fontsize=7)
-    save_figure(fig, ctx.figure_path("one_neuron_conservation.png"))
+    figures.conservation(ctx.figure_path("one_neuron_conservation.png"), lrs, per_step,
+                         per_step_unif, slope, slope_unif, len(x), d, horizon)
     return Outcome(
         predicted=2.0, observed=slope, tolerance=tol, passed=passed,
         comparison="|slope − 2| <= tol for both input laws (slope of log per-step drift vs log lr), "
@@ -258,19 +240,7 @@ def d1_success_rule(ctx: ClaimContext) -> Outcome:
     quad_all = float((quadrant == success).mean())
     passed = agreement == 1.0 and frac_unconv == 0.0 and quad_restricted == 1.0
 
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(3.8, 3.6), dpi=110)
-    k = min(n, 4000)
-    ax.scatter(w0[:k], a0[:k], c=np.where(success[:k], "#e0b000", "#c0392b"), s=3, lw=0)
-    grid = np.linspace(-1, 1, 3)
-    ax.plot(grid, -grid, "k--", lw=0.8, label="a = −w")
-    ax.axvline(0, color="k", lw=0.8)
-    ax.axhline(0, color="gray", lw=0.5, ls=":")
-    ax.set_xlabel("w(0)")
-    ax.set_ylabel("a(0)")
-    ax.set_title("d = 1: success (yellow) iff w>0 and a+w>0", fontsize=9)
-    ax.legend(fontsize=7, loc="lower left")
-    save_figure(fig, ctx.figure_path("one_neuron_d1_rule.png"))
+    figures.d1_rule(ctx.figure_path("one_neuron_d1_rule.png"), a0, w0, success)
     p_quad = 7 / 8  # quadrant rule is wrong exactly on {w > 0, -w < a <= 0}: area 1/8 of the square
     return Outcome(
         predicted=1.0, observed=agreement, tolerance=0.0, passed=passed,
@@ -371,23 +341,6 @@ def mask_identification(ctx: ClaimContext) -> Outcome:
 
 
 # --------------------------------------------------------------------------- claim 8
-def _sign_plane(ctx: ClaimContext, name: str, a0, w0, out, title: str) -> None:
-    plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(7.0, 3.3), dpi=100, sharey=True)
-    k = min(len(a0), 3000)
-    for ax, method in zip(axes, ("imp", "lrr")):
-        ok = out[f"{method}_success"]
-        ax.scatter(w0[:k, 0], a0[:k], c=np.where(ok[:k], "#e0b000", "#c0392b"), s=3, lw=0)
-        ax.axvline(0, color="k", lw=0.7)
-        ax.axhline(0, color="k", lw=0.7)
-        ax.set_title(f"{method.upper()}: success rate {ok.mean():.3f} over {len(ok)} runs "
-                     f"(yellow; {k} shown)", fontsize=8)
-        ax.set_xlabel("w_1(0)")
-    axes[0].set_ylabel("a(0)")
-    fig.suptitle(title, fontsize=9)
-    save_figure(fig, ctx.figure_path(name))
-
-
 @claim("one_neuron.imp_lrr_per_run_agreement",
        source=f"{SOURCE}, Fig. 1b-c [P]; spec lrr.md §1.6 and §3 claim 8 [R, V]",
        statement="Under a(0)² > ‖w(0)‖², per run: LRR succeeds iff a(0) > 0 and IMP succeeds iff "
@@ -412,8 +365,9 @@ def imp_lrr_per_run_agreement(ctx: ClaimContext) -> Outcome:
             worst_unconv = max(worst_unconv, unconv)
         per_d[d] = row
         if d == 5:
-            _sign_plane(ctx, "one_neuron_sign_plane.png", a0, w0, out,
-                        "d = 5, a(0) = ±1.2‖w(0)‖: IMP needs the quadrant, LRR the half-plane a(0) > 0")
+            figures.sign_plane(ctx.figure_path("one_neuron_sign_plane.png"), a0, w0, out,
+                               "d = 5, a(0) = ±1.2‖w(0)‖: IMP needs the quadrant, LRR the "
+                               "half-plane a(0) > 0")
     return Outcome(
         predicted=1.0, observed=worst, tolerance=0.0, passed=worst == 1.0 and worst_unconv <= MAX_UNCONVERGED,
         comparison="every converged run agrees with the predicted outcome (min over d and method), "
@@ -446,21 +400,7 @@ def imp_lrr_success_rates(ctx: ClaimContext) -> Outcome:
             dev = abs(rates[m] - predicted[m])
             rows[d][m] = {"rate": rates[m], "predicted": predicted[m], "stderr": se}
             worst_dev, worst_se = max(worst_dev, dev), max(worst_se, se)
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(4.2, 3.2), dpi=110)
-    dims = sorted(results)
-    for m, marker in (("imp", "o"), ("lrr", "s")):
-        y = [rows[d][m]["rate"] for d in dims]
-        e = [math.sqrt(max(r * (1 - r), 1 / n) / n) for r in y]
-        ax.errorbar(dims, y, yerr=e, marker=marker, capsize=3, label=m.upper())
-        ax.plot(dims, [rows[d][m]["predicted"] for d in dims], "k:", lw=0.8)
-    ax.set_xscale("log")
-    ax.set_xlabel("input dimension d")
-    ax.set_ylabel("success rate (± s.e.)")
-    ax.set_ylim(0, 0.75)
-    ax.set_title(f"a(0) = ±1.2‖w(0)‖, {n} runs per d; dotted: theory", fontsize=9)
-    ax.legend(fontsize=8)
-    save_figure(fig, ctx.figure_path("one_neuron_success_vs_d.png"))
+    figures.success_vs_d(ctx.figure_path("one_neuron_success_vs_d.png"), rows, n)
     return Outcome(
         predicted=0.0, observed=worst_dev, tolerance=4 * worst_se,
         comparison="max over d and method of |rate − predicted| <= 4 standard errors",
@@ -496,8 +436,9 @@ def lrr_dominates_imp(ctx: ClaimContext) -> Outcome:
         worst_agree = min(worst_agree, agreement)
         worst_unconv = max(worst_unconv, unconv)
         if d == 5:
-            _sign_plane(ctx, "one_neuron_sign_plane_uniform.png", a0, w0, out,
-                        "d = 5, a(0) ~ U[-1,1]·‖w(0)‖: LRR escapes bad signs, IMP does not")
+            figures.sign_plane(ctx.figure_path("one_neuron_sign_plane_uniform.png"), a0, w0,
+                               out, "d = 5, a(0) ~ U[-1,1]·‖w(0)‖: LRR escapes bad signs, "
+                                    "IMP does not")
     passed = (violations == 0 and worst_agree == 1.0 and worst_unconv <= MAX_UNCONVERGED
               and worst_dev <= 4 * worst_se)
     return Outcome(

@@ -14,8 +14,8 @@ import math
 
 import numpy as np
 
-from lottery_core.figures import save_figure
 from sims.registry import ClaimContext, Outcome, claim
+from sims.robustness import figures
 from theory import effective_params as ep
 from theory import mi_estimators as mi
 
@@ -50,26 +50,13 @@ _R3 = {
     "full": dict(n=1000, d=784, width=200, outputs=10, epochs=30, seeds=2,
                  sparsities=(0.9,), imp_max_fraction=0.2, fractions=(0.2, 0.4, 1.0)),
 }
-METHOD_LABELS = {"imp": "IMP", "magnitude_after": "magnitude-after (rewind)",
-                 "magnitude_after_finetune": "magnitude-after (fine-tune)", "snip": "SNIP",
-                 "grasp": "GraSP", "synflow": "SynFlow", "random": "random",
-                 "magnitude": "magnitude at init"}
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 # --------------------------------------------------------------------------- cached experiments
 def _pruning_setup(config: dict, **extra):
     """A PruningSetup from a preset row; IMP's path prunes at most ``imp_max_fraction`` of
     the remaining weights per round (spec §7 R1: 20%) and lands on every compared sparsity."""
-    from sims import robustness_experiments as rx
+    from sims.robustness import experiments as rx
 
     config = dict(config)
     fraction = config.pop("imp_max_fraction")
@@ -84,7 +71,7 @@ def _r2_setup(preset: str):
 
 @functools.lru_cache(maxsize=4)
 def _r1(seed: int, preset: str):
-    from sims import robustness_experiments as rx
+    from sims.robustness import experiments as rx
 
     setup = _pruning_setup(_R1[preset], task="classification",
                            prune_examples=min(100, _R1[preset]["n"]))
@@ -93,14 +80,14 @@ def _r1(seed: int, preset: str):
 
 @functools.lru_cache(maxsize=4)
 def _r2(seed: int, preset: str):
-    from sims import robustness_experiments as rx
+    from sims.robustness import experiments as rx
 
     setup = _r2_setup(preset)
     return setup, rx.run_pruning_comparison(setup, seed)
 
 
 def _info_setup(preset: str, **overrides):
-    from sims import robustness_experiments as rx
+    from sims.robustness import experiments as rx
 
     config = dict(_INFO[preset], **overrides)
     fraction = config.pop("imp_max_fraction")
@@ -110,7 +97,7 @@ def _info_setup(preset: str, **overrides):
 
 @functools.lru_cache(maxsize=4)
 def _info(seed: int, preset: str):
-    from sims import robustness_experiments as rx
+    from sims.robustness import experiments as rx
 
     setup = _info_setup(preset)
     masks, layer_sizes = rx.run_mask_information(setup, seed)
@@ -178,7 +165,7 @@ def noise_correlation_implication(ctx: ClaimContext) -> Outcome:
                  "joint law of (mask, data) satisfies P(E) <= (I(m;D) + log 2)/log(1/Q(E)) and "
                  "kl(P(E)||Q(E)) <= I(m;D) for every tested event E (zero violations).")
 def mi_decoupling_lemma(ctx: ClaimContext) -> Outcome:
-    from sims import robustness_experiments as rx
+    from sims.robustness import experiments as rx
 
     joint, masks = rx.toy_mask_data_joint(n=3, keep=3, seed=ctx.seed)
     info = mi.mutual_information(joint)
@@ -291,7 +278,7 @@ def _summaries(values):
                  "IMP beats the best PaI method (SNIP, GraSP, SynFlow, random, magnitude at init) "
                  "by > 2 pooled seed std at >= 2 sparsities; at 0% all methods coincide.")
 def capacity_ordering(ctx: ClaimContext) -> Outcome:
-    from sims import robustness_experiments as rx
+    from sims.robustness import experiments as rx
 
     setup, result = _r1(ctx.seed, ctx.preset)
     final = {m: {s: np.asarray(r["accuracy"])[:, -1] for s, r in by.items()}
@@ -315,7 +302,7 @@ def capacity_ordering(ctx: ClaimContext) -> Outcome:
                          "imp_minus_magnitude_after_finetune":
                              row["imp"][0] - row["magnitude_after_finetune"][0]}
     needed = min(2, len(setup.sparsities))
-    _plot_memorization(ctx, setup, final, dense, result)
+    figures.memorization(ctx.figure_path("robustness_memorization.png"), setup, final, dense)
     return Outcome(
         predicted=float(needed), observed=float(wins), tolerance=0.0,
         passed=wins >= needed and result["dense_masks_all_true"],
@@ -328,26 +315,6 @@ def capacity_ordering(ctx: ClaimContext) -> Outcome:
                  "per_layer_density_seed0": result["layer_density_seed0"]})
 
 
-def _plot_memorization(ctx, setup, final, dense, result):
-    from sims import robustness_experiments as rx
-
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for method, by in final.items():
-        xs = [0.0] + sorted(by)
-        means = [dense.mean()] + [by[s].mean() for s in sorted(by)]
-        stds = [dense.std()] + [by[s].std() for s in sorted(by)]
-        ax.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=METHOD_LABELS[method],
-                    linestyle="-" if method in rx.TRAINED_METHODS else "--")
-    ax.set_xlabel("sparsity (fraction of weights removed)")
-    ax.set_ylabel("train accuracy on random labels")
-    ax.set_title(f"R1 memorization: n={setup.n}, d={setup.d}, MLP {setup.width}-{setup.width}, "
-                 f"{setup.seeds} seeds", fontsize=9)
-    ax.axhline(1.0 / setup.outputs, color="gray", lw=0.8, ls=":")
-    ax.legend(fontsize=7)
-    save_figure(fig, ctx.figure_path("robustness_memorization.png"), dpi=90)
-
-
 # --------------------------------------------------------------------------- claim 6
 @claim("robustness.noise_correlation_ordering",
        source="Kumar, Luo & Sellke 2024, measured quantity 2 [S]; recipe R2 and pass rule "
@@ -357,7 +324,7 @@ def _plot_memorization(ctx, setup, final, dense, result):
                  "> 2 pooled seed std, and "
                  "C(t) grows over training (C(T) > C(1)) for every run.")
 def noise_correlation_ordering(ctx: ClaimContext) -> Outcome:
-    from sims import robustness_experiments as rx
+    from sims.robustness import experiments as rx
 
     setup, result = _r2(ctx.seed, ctx.preset)
     curves, _, _ = _noise_correlation_curves(setup, result)
@@ -381,7 +348,8 @@ def noise_correlation_ordering(ctx: ClaimContext) -> Outcome:
              for m in rx.ALL_METHODS}
     min_margin = min(margins["imp"], max(margins["magnitude_after"],
                                          margins["magnitude_after_finetune"]))
-    _plot_noise_correlation(ctx, setup, curves, s)
+    figures.noise_correlation(ctx.figure_path("robustness_noise_correlation.png"), setup, curves,
+                              s)
     return Outcome(
         predicted=0.0, observed=min_margin, tolerance=0.0,
         passed=ordered and all(grows.values()),
@@ -401,28 +369,6 @@ def noise_correlation_ordering(ctx: ClaimContext) -> Outcome:
                                              if k.endswith(f"@{s}")}})
 
 
-def _plot_noise_correlation(ctx, setup, curves, sparsity):
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for key, c in curves.items():
-        method, s = key
-        if s != sparsity and method != "dense":
-            continue
-        label = "dense" if method == "dense" else METHOD_LABELS[method]
-        epochs = np.arange(1, c["C"].shape[1] + 1)
-        mean, std = c["C"].mean(0), c["C"].std(0)
-        line, = ax.plot(epochs, mean, label=label,
-                        ls="-" if method in ("imp", "magnitude_after", "magnitude_after_finetune", "dense")
-                        else "--")
-        ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("noise correlation C(t) = (1/n) Σ f(x_i) z_i")
-    ax.set_title(f"R2: {int(sparsity * 100)}% sparsity, flip 0.2, n={setup.n}, d={setup.d}, "
-                 f"{setup.seeds} seeds", fontsize=9)
-    ax.legend(fontsize=7)
-    save_figure(fig, ctx.figure_path("robustness_noise_correlation.png"), dpi=90)
-
-
 # --------------------------------------------------------------------------- claim 7
 @claim("robustness.lipschitz_scaling",
        source="Bubeck & Sellke 2021, Thm 3 [BS] (slope -1/2 of the lower bound); recipe R4 and "
@@ -431,7 +377,7 @@ def _plot_noise_correlation(ctx, setup, curves, sparsity):
                  "as p grows with log-log slope in [-0.8, -0.2], and every measured Lip is >= the "
                  "absolute BS Theorem 3 bound (<= 1e-2 here).")
 def lipschitz_scaling(ctx: ClaimContext) -> Outcome:
-    from sims import robustness_experiments as rx
+    from sims.robustness import experiments as rx
 
     setup = rx.LipschitzSetup(**_R4[ctx.preset])
     rows, sigma2 = rx.run_lipschitz_scaling(setup, ctx.seed)
@@ -465,7 +411,8 @@ def lipschitz_scaling(ctx: ClaimContext) -> Outcome:
     floors = rx.lipschitz_floors(setup, ctx.seed)
     pairs_above_floor = all(r["lip_train_pairs"] >= floors[r["seed_index"]][0] * (1 - 1e-4)
                             for r in rows if r["fit_below_noise"])
-    _plot_lipschitz(ctx, setup, rows, ps, mean_lip, slope, floors)
+    figures.lipschitz(ctx.figure_path("robustness_lipschitz.png"), setup, rows, ps, mean_lip,
+                      slope, floors)
     return Outcome(
         predicted=-0.5, observed=slope, tolerance=0.3,
         passed=bool(-0.8 <= slope <= -0.2) and bounds_ok,
@@ -485,31 +432,6 @@ def lipschitz_scaling(ctx: ClaimContext) -> Outcome:
                      int(p): float(v / np.mean([u for _, u in floors]))
                      for p, v in zip(ps, mean_lip)},
                  "rows": rows})
-
-
-def _plot_lipschitz(ctx, setup, rows, ps, mean_lip, slope, floors):
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    nd = setup.n * setup.d
-    x = np.array([nd / r["p"] for r in rows])
-    ax.scatter(x, [r["lip_lower"] for r in rows], s=14, label="lower estimate (grad / PGD)")
-    ax.scatter(x, [r["lip_upper"] for r in rows], s=14, marker="^",
-               label="upper bound Π ||W_ℓ||_op")
-    if ps:
-        ref_x = np.array([nd / p for p in ps])
-        anchor = mean_lip[len(mean_lip) // 2] / math.sqrt(ref_x[len(ref_x) // 2])
-        ax.plot(ref_x, anchor * np.sqrt(ref_x), "k:", label="theory slope 1/2 (Lip ∝ sqrt(nd/p))")
-        ax.plot(ref_x, mean_lip, "C0-", lw=1, label=f"fitted: Lip ∝ p^{slope:.2f}")
-    ax.axhline(float(np.mean([u for _, u in floors])), color="k", lw=0.8, ls="--",
-               label="floor L*: smoothest possible below-noise fit")
-    ax.axvspan(1, setup.d, color="gray", alpha=0.1, label="n <= p <= nd")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("nd / p")
-    ax.set_ylabel("Lipschitz constant")
-    ax.set_title(f"R4: n={setup.n}, d={setup.d}, fit below noise by ε={setup.eps}", fontsize=9)
-    ax.legend(fontsize=7)
-    save_figure(fig, ctx.figure_path("robustness_lipschitz.png"), dpi=90)
 
 
 # --------------------------------------------------------------------------- claim 8
@@ -552,8 +474,8 @@ def worst_case_inflation(ctx: ClaimContext) -> Outcome:
 def mnist_noise_memorization(ctx: ClaimContext) -> Outcome:
     import dataclasses
 
-    from sims import robustness_experiments as rx
-    from sims import robustness_mnist as mn
+    from sims.robustness import experiments as rx
+    from sims.robustness import mnist as mn
 
     preset = dict(_R3[ctx.preset])
     fractions = preset.pop("fractions")
@@ -587,7 +509,7 @@ def mnist_noise_memorization(ctx: ClaimContext) -> Outcome:
                                 "pooled_std": pooled, "imp_gap_passes": gap > 2 * pooled,
                                 "corrupted_per_seed": corrupted.sum(axis=1).tolist()}
     needed = min(2, len(fractions))
-    _plot_mnist(ctx, setup, memorized, sparsity)
+    figures.mnist(ctx.figure_path("robustness_mnist.png"), setup, memorized, sparsity)
     return Outcome(
         predicted=float(needed), observed=float(wins), tolerance=0.0, passed=wins >= needed,
         comparison=f"number of noise levels where IMP - best PaI > 2 pooled std >= {needed}",
@@ -596,23 +518,3 @@ def mnist_noise_memorization(ctx: ClaimContext) -> Outcome:
                  "sparsity": sparsity, "seed": ctx.seed, "table": table,
                  "data": str(mn.mnist_dir())})
 
-
-def _plot_mnist(ctx, setup, memorized, sparsity):
-    from sims import robustness_experiments as rx
-
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.5, 3.8))
-    methods = ("dense",) + rx.ALL_METHODS
-    width = 0.8 / len(memorized)
-    for j, (fraction, stats) in enumerate(memorized.items()):
-        xs = np.arange(len(methods)) + j * width
-        ax.bar(xs, [stats[m][0] for m in methods], width, yerr=[stats[m][1] for m in methods],
-               capsize=2, label=f"{int(fraction * 100)}% random labels")
-    ax.set_xticks(np.arange(len(methods)) + 0.4 - width / 2)
-    ax.set_xticklabels(["dense"] + [METHOD_LABELS[m] for m in rx.ALL_METHODS], rotation=30,
-                       ha="right", fontsize=7)
-    ax.set_ylabel("corrupted labels memorized")
-    ax.set_title(f"R3 MNIST: n={setup.n}, MLP {setup.width}-{setup.width}, {int(sparsity * 100)}% "
-                 f"sparsity (dense at 0%), {setup.seeds} seeds", fontsize=9)
-    ax.legend(fontsize=7)
-    save_figure(fig, ctx.figure_path("robustness_mnist.png"), dpi=90)

@@ -2,7 +2,7 @@
 §6 for the mask-information pipelines; §6.6 for the enumerable toy).
 
 Sizes are our defaults (the paper's were not retrieved, spec §5.1). Every run uses the
-masked-MLP trainer of :mod:`sims.robustness_training` (float32, Adam, batch 64, a fixed
+masked-MLP trainer of :mod:`sims.robustness.training` (float32, Adam, batch 64, a fixed
 number of epochs instead of the paper's convergence rule, so that runs can be vmapped).
 """
 
@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lottery_core import pai
-from sims import robustness_training as rt
+from sims.robustness import training as rt
 from theory import lipschitz_floor as lf
 
 PAI_METHODS = ("snip", "grasp", "synflow", "random", "magnitude")

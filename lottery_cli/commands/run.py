@@ -53,7 +53,7 @@ def add_arguments(parser) -> None:
 
 def build_config(args):
     """Merge ``--config FILE`` and the command-line options into an ExperimentConfig."""
-    from lottery_core.cli import UsageError
+    from lottery_core.errors import UsageError
     from lottery_core.config import ExperimentConfig, values_from_args
     from lottery_core.loops import registry
 
@@ -78,7 +78,7 @@ def build_config(args):
 
 
 def main(args) -> int:
-    from lottery_core.cli import UsageError
+    from lottery_core.errors import UsageError
     from lottery_core.config import oneshot as oneshot_config
 
     if args.method in oneshot_config.ONESHOT_METHODS:
@@ -98,7 +98,7 @@ def main(args) -> int:
     except DataError as exc:
         raise UsageError(str(exc)) from None
     if not args.no_plot:
-        from lottery_core.commands.plot import plot_runs
+        from lottery_core.analysis import plot_runs
 
         figure = plot_runs(args.out)
         print(f"plot: {figure}")
@@ -111,7 +111,7 @@ def main_oneshot(args) -> int:
     import argparse
 
     from lottery_core.config import oneshot as oneshot_config
-    from lottery_core.cli import UsageError
+    from lottery_core.errors import UsageError
 
     if args.levels is not None:
         raise UsageError(f"--levels is not used by {args.method} (it prunes once per "

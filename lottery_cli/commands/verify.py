@@ -17,7 +17,7 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
-    from lottery_core.cli import UsageError
+    from lottery_core.errors import UsageError
     from sims import registry, verify
 
     if args.seed < 0:

@@ -11,7 +11,7 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
-    from lottery_core.cli import UsageError
+    from lottery_core.errors import UsageError
     from theory.derivations import runner
 
     known = runner.available()

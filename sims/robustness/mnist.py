@@ -13,7 +13,7 @@ import numpy as np
 
 from lottery_core.data import load_mnist_arrays
 
-_DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+_DEFAULT_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
 
 
 def mnist_dir() -> Path:

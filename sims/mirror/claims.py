@@ -1,14 +1,9 @@
 """Claims C1-C12 of "Mask in the Mirror" (Jacobs & Burkholz, ICLR 2025; spec ``mirror.md`` §4).
 
 Prediction from :mod:`theory.mirror` (float64 numpy/scipy); observation from float64 JAX:
-gradient flow of f(m ⊙ w) + α_t(‖m‖² + ‖w‖²) by ``jax.experimental.ode.odeint`` (Dormand-Prince,
-rtol 1e-11) and jitted gradient descent (``lax.fori_loop`` inside a recording ``lax.scan``). Both
-are vectorised over initializations and configurations by a leading batch axis on every array
-(the batched matmul plays the role of ``vmap``).
-
-Test bed (spec §3.1, §4): d = 40 samples, n = 100 dimensions, Z ~ N(0, 1), x* with 5 nonzeros
-drawn N(0, 1), y = Zx*, f(x) = (1/2d)‖Zx − y‖², x_init ~ N(0, 1/n) (std 1/√n), β = 1.
-All randomness comes from ``numpy.random.default_rng(ctx.seed)``.
+gradient flow and gradient descent of f(m ⊙ w) + α_t(‖m‖² + ‖w‖²) on the test bed of
+:mod:`sims.mirror.dynamics` (d = 40 samples, n = 100 dimensions, 5-sparse x*), figures in
+:mod:`sims.mirror.figures`. All randomness comes from ``numpy.random.default_rng(ctx.seed)``.
 """
 
 from __future__ import annotations
@@ -18,175 +13,21 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.experimental.ode import odeint
 
-from lottery_core.figures import save_figure
+from sims.mirror import dynamics, figures
+from sims.mirror.dynamics import (L1_ON_M, L1_ON_X, L1_ON_X_PROX, WD_MW, WD_UV, flow,
+                                  gradient_descent, rotate, testbed)
 from sims.registry import ClaimContext, Outcome, claim
 from theory import mirror as theory
 
 SOURCE = "Jacobs & Burkholz, Mask in the Mirror (arXiv 2408.09966)"
-D_SAMPLES, N_DIM, SUPPORT = 40, 100, 5
-
-
-# ============================================================================ test bed
-
-@functools.lru_cache(maxsize=8)
-def _testbed(seed: int, inits: int) -> dict[str, np.ndarray]:
-    """Z (d, n), y, x* (5-sparse), x_init (inits, n): spec §3.1 with the spec's sanity choices."""
-    rng = np.random.default_rng(seed)
-    Z = rng.standard_normal((D_SAMPLES, N_DIM))
-    x_star = np.zeros(N_DIM)
-    support = np.sort(rng.choice(N_DIM, SUPPORT, replace=False))
-    x_star[support] = rng.standard_normal(SUPPORT)
-    x_init = rng.standard_normal((inits, N_DIM)) / np.sqrt(N_DIM)
-    return {"Z": Z, "y": Z @ x_star, "x_star": x_star, "support": support, "x_init": x_init}
-
-
-def _loss(Z, y, x) -> np.ndarray:
-    """f(x) = (1/2d)‖Zx − y‖² for a batch x of shape (..., n)."""
-    r = x @ Z.T - y
-    return 0.5 * np.sum(r * r, axis=-1) / Z.shape[0]
-
-
-# ============================================================================ gradient flow
-
-def _grad_f(Z, y, x):
-    return ((x @ Z.T - y) @ Z) / Z.shape[0]
-
-
-def _flow_rhs(state, t, Z, y, alpha0, tau):
-    """Gradient flow (v1 eq. 7) with α_t = α0 e^{−t/τ}; G' = ∇f(x), so that C1 reads
-    ∇R_{a_t}(x_t) = −G_t."""
-    m, w, _ = state
-    g = _grad_f(Z, y, m * w)
-    alpha = alpha0 * jnp.exp(-t / tau)
-    return (-g * w - 2.0 * alpha * m, -g * m - 2.0 * alpha * w, g)
-
-
-@jax.jit
-def _flow_jit(m0, w0, Z, y, ts, alpha0, tau):
-    state = (m0, w0, jnp.zeros_like(m0))
-    return odeint(_flow_rhs, state, ts, Z, y, alpha0, tau, rtol=1e-11, atol=1e-13,
-                  mxstep=10**7)
-
-
-def flow(Z, y, m0, w0, horizon: float, *, alpha0: float = 0.0, tau: float = 1.0,
-         points: int = 101):
-    """Integrate the flow on [0, horizon] in float64. Returns ts, m, w, G (G = ∫∇f), and
-    A_t = ∫α = α0 τ (1 − e^{−t/τ})."""
-    with jax.enable_x64(True):
-        ts = jnp.linspace(0.0, horizon, points)
-        m, w, G = _flow_jit(jnp.asarray(m0), jnp.asarray(w0), jnp.asarray(Z), jnp.asarray(y), ts,
-                            jnp.float64(alpha0), jnp.float64(tau))
-        ts, m, w, G = (np.asarray(v) for v in (ts, m, w, G))
-    A = alpha0 * tau * (1.0 - np.exp(-ts / tau))
-    return ts, m, w, G, A
-
-
-# ============================================================================ gradient descent
-
-def _schedule(kind, alpha0, tau, k):
-    """α_k for a schedule code: 0 constant α0, 1 harmonic α0/(1+k/τ), 2 quadratic α0/(1+k/τ)²,
-    3 geometric α0·0.95^{k/τ} (spec §3.1: h_k, q_k, g_k with p = 0.95 per τ steps)."""
-    s = k / tau
-    return jnp.select([kind == 0, kind == 1, kind == 2],
-                      [alpha0, alpha0 / (1.0 + s), alpha0 / (1.0 + s) ** 2],
-                      alpha0 * 0.95 ** s)
-
-
-# How the penalty enters a GD step (the state is (p, q); x = p·q, or (p² − q²)/2 when rotated):
-WD_MW = 0        # m ⊙ w, weight decay α(‖m‖² + ‖w‖²), update of spec §1.5 in (m, w)
-L1_ON_M = 1      # m ⊙ w, explicit α‖m‖₁ on the mask only (subgradient, as autograd does)
-L1_ON_X = 2      # x, explicit 2α‖x‖₁ (subgradient, as autograd does; λ = 2α ~ spred's 2α|x|)
-L1_ON_X_PROX = 3  # x, explicit 2α‖x‖₁ by a proximal (ISTA) step
-WD_UV = 4        # the same GD as WD_MW in the rotated u, v = (m ± w)/√2 (spec §1.2):
-                 # u' = (1 − 2ηα − ηg)u, v' = (1 − 2ηα + ηg)v, so a balanced init keeps v ≡ 0
-                 # (or u ≡ 0) exactly in floating point
-
-
-def _x_of(p, q, setting):
-    rotated = setting[:, None] == WD_UV
-    return jnp.where(rotated, 0.5 * (p * p - q * q), p * q)
-
-
-def _gd_step(Z, y, eta, setting, kind, alpha0, tau):
-    """One GD step for every run of a batch; all arrays have the leading run axis."""
-    sel = setting[:, None]
-
-    def step(carry, k):
-        p, q, log_factor = carry
-        g = _grad_f(Z, y, _x_of(p, q, setting))
-        alpha = _schedule(kind, alpha0, tau, k)[:, None]
-        shrink = 1.0 - 2.0 * eta * alpha
-        p_wd, q_wd = shrink * p - eta * g * q, shrink * q - eta * g * p
-        p_l1m, q_l1m = p - eta * (g * q + alpha * jnp.sign(p)), q - eta * g * p
-        q_l1x = q - eta * (g + 2.0 * alpha * jnp.sign(q))
-        v = q - eta * g
-        q_prox = jnp.sign(v) * jnp.maximum(jnp.abs(v) - 2.0 * eta * alpha, 0.0)
-        p_uv, q_uv = (shrink - eta * g) * p, (shrink + eta * g) * q
-        p_new = jnp.select([sel == WD_MW, sel == L1_ON_M, sel == WD_UV], [p_wd, p_l1m, p_uv], p)
-        q_new = jnp.select([sel == WD_MW, sel == L1_ON_M, sel == L1_ON_X, sel == L1_ON_X_PROX],
-                           [q_wd, q_l1m, q_l1x, q_prox], q_uv)
-        factor = shrink ** 2 - (eta * g) ** 2
-        return (p_new, q_new, log_factor + jnp.log(jnp.abs(factor))), None
-
-    return step
-
-
-@functools.partial(jax.jit, static_argnames=("chunks",))
-def _gd_jit(m0, w0, Z, y, x_star, eta, setting, kind, alpha0, tau, chunks, per_chunk):
-    """``chunks`` records of ``per_chunk`` steps each; ``per_chunk`` is traced, so runs of
-    different lengths (and step sizes) with the same batch shape share one compilation."""
-    step = _gd_step(Z, y, eta, setting, kind, alpha0, tau)
-
-    def chunk(carry, c):
-        start = c * per_chunk
-        carry = jax.lax.fori_loop(
-            0, per_chunk, lambda i, s: step(s, (start + i).astype(jnp.float64))[0], carry)
-        x = _x_of(carry[0], carry[1], setting)
-        return carry, (jnp.linalg.norm(x - x_star, axis=-1), 0.5 * jnp.sum(
-            (x @ Z.T - y) ** 2, axis=-1) / Z.shape[0])
-
-    init = (m0, w0, jnp.zeros_like(m0))
-    (m, w, log_factor), (dist, loss) = jax.lax.scan(chunk, init, jnp.arange(chunks))
-    return m, w, log_factor, dist, loss
-
-
-def gradient_descent(Z, y, x_star, m0, w0, *, eta, steps, setting, kind, alpha0, tau=100.0,
-                     records: int = 100):
-    """GD for a batch of runs (leading axis), float64. ``setting``, ``kind``, ``alpha0``, ``tau``
-    (in steps) are per run; for ``WD_UV`` pass and get back u, v in place of m, w; for the
-    x-space settings pass m ≡ 1 and w = x. Returns the final state, the accumulated
-    log Π|(1 − 2ηα)² − η²g²| (C2), and ‖x − x*‖ and the loss at ``records`` even iterations."""
-    if steps % records:
-        raise ValueError(f"steps ({steps}) must be a multiple of records ({records})")
-    runs = m0.shape[0]
-    as_run = lambda v, dt: jnp.broadcast_to(jnp.asarray(v, dt), (runs,))  # noqa: E731
-    with jax.enable_x64(True):
-        out = _gd_jit(jnp.asarray(m0), jnp.asarray(w0), jnp.asarray(Z), jnp.asarray(y),
-                      jnp.asarray(x_star), jnp.float64(eta), as_run(setting, jnp.int32),
-                      as_run(kind, jnp.int32), as_run(alpha0, jnp.float64),
-                      as_run(tau, jnp.float64), records, jnp.int32(steps // records))
-        m, w, log_factor, dist, loss = (np.asarray(v) for v in out)
-    return m, w, log_factor, dist.T, loss.T
-
-
-# ============================================================================ figures
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 # ============================================================================ C1 / C2
 
 @functools.lru_cache(maxsize=4)
 def _decaying_flow(seed: int, inits: int, horizon: float):
-    bed = _testbed(seed, inits)
+    bed = testbed(seed, inits)
     m0, w0 = theory.pilot_init(bed["x_init"], beta=1.0)
     return (m0, w0) + flow(bed["Z"], bed["y"], m0, w0, horizon, alpha0=0.1, tau=5.0)
 
@@ -225,7 +66,7 @@ def imbalance_law(ctx: ClaimContext) -> Outcome:
     law = theory.imbalance(m0, w0) * np.exp(-4.0 * A)[:, None, None]
     continuous = np.abs(theory.imbalance(m, w) / law - 1.0).max()
     # discrete GD, geometric α_k = 0.05·0.95^{k/100}: Σηα ≈ 0.1 (well inside A ≲ 5)
-    bed = _testbed(ctx.seed, inits)
+    bed = testbed(ctx.seed, inits)
     steps = ctx.size(2_000, 20_000)
     eta = 1e-2
     mk, wk, log_factor, _, _ = gradient_descent(
@@ -247,7 +88,7 @@ def imbalance_law(ctx: ClaimContext) -> Outcome:
 
 @functools.lru_cache(maxsize=4)
 def _static_flow(seed: int, inits: int):
-    bed = _testbed(seed, inits)
+    bed = testbed(seed, inits)
     m0, w0 = theory.pilot_init(bed["x_init"], beta=1.0)
     return (m0, w0) + flow(bed["Z"], bed["y"], m0, w0, 300.0, points=301)
 
@@ -258,7 +99,7 @@ def _static_flow(seed: int, inits: int):
                  "converges to argmin_{Zx=y} R_{a_0}(x) (solved from its KKT system).")
 def implicit_bias_static(ctx: ClaimContext) -> Outcome:
     inits = ctx.size(2, 5)
-    bed = _testbed(ctx.seed, inits)
+    bed = testbed(ctx.seed, inits)
     m0, w0, ts, m, w, G, A = _static_flow(ctx.seed, inits)
     c = theory.correction(m0, w0)
     a0 = theory.scale_from_params(m0, w0)
@@ -267,7 +108,7 @@ def implicit_bias_static(ctx: ClaimContext) -> Outcome:
         sol = theory.implicit_bias_solution(bed["Z"], bed["y"], a0[i], c[i], full_output=True)
         errors.append(np.linalg.norm(m[-1, i] * w[-1, i] - sol.x) / np.linalg.norm(sol.x))
         iters.append(sol.iterations)
-    final_loss = _loss(bed["Z"], bed["y"], m[-1] * w[-1])
+    final_loss = dynamics.loss(bed["Z"], bed["y"], m[-1] * w[-1])
     # GD reaches the same interpolator up to O(η): ‖x_GD − x_R‖/η is constant (order 1)
     x_r = np.stack([theory.implicit_bias_solution(bed["Z"], bed["y"], a0[i], c[i])
                     for i in range(inits)])
@@ -296,12 +137,12 @@ def implicit_bias_static(ctx: ClaimContext) -> Outcome:
                  "exp(−2 min_i a_i λ t) along the flow (f* = 0).")
 def pl_linear_rate(ctx: ClaimContext) -> Outcome:
     inits = ctx.size(2, 5)
-    bed = _testbed(ctx.seed, inits)
+    bed = testbed(ctx.seed, inits)
     m0, w0, ts, m, w, G, A = _static_flow(ctx.seed, inits)
     Z = bed["Z"]
     lam_pl = 2.0 * np.linalg.eigvalsh(Z @ Z.T).min() / Z.shape[0]
     a_min = theory.scale_from_params(m0, w0).min(axis=1)
-    loss = _loss(Z, bed["y"], m * w)                       # (times, inits)
+    loss = dynamics.loss(Z, bed["y"], m * w)                       # (times, inits)
     valid = loss > 1e-20 * loss[0]                          # well above the float64 floor
     log_gap = np.where(valid, np.log(loss / loss[0]) + 2.0 * a_min * lam_pl * ts[:, None], -np.inf)
     worst = float(log_gap[1:].max())                        # t > 0 (t = 0 gives exactly 0)
@@ -325,7 +166,7 @@ def pl_linear_rate(ctx: ClaimContext) -> Outcome:
                  "basis pursuit (a → 0); rel. distance < 1e-3 to L2 at a = 10 and < 5e-3 to "
                  "L1 at a = 1e-10, monotone in between.")
 def l2_to_l1_transition(ctx: ClaimContext) -> Outcome:
-    bed = _testbed(ctx.seed, 1)
+    bed = testbed(ctx.seed, 1)
     Z, y = bed["Z"], bed["y"]
     a_values = 10.0 ** np.arange(2, -13, -1)   # a = 1e2 ... 1e-12 (cheap: both presets)
     x_l2, x_l1 = theory.min_l2_solution(Z, y), theory.basis_pursuit_solution(Z, y)
@@ -342,7 +183,8 @@ def l2_to_l1_transition(ctx: ClaimContext) -> Outcome:
     # the spec's checkpoint a = 1e-6 is instance-specific (the L1 distance decays slowly when
     # x* has a small entry: 5.3e-2 at seed 3); a = 1e-10 holds on seeds 0-9 (max 2.4e-3)
     passed = bool(at(to_l2, 10.0) < 1e-3 and at(to_l1, 1e-10) < 5e-3 and monotone and scalar_ok)
-    _shape_figure(ctx, a_values, to_l2, to_l1)
+    figures.potential_shape(ctx.figure_path("mirror_potential_shape.png"), a_values, to_l2,
+                            to_l1)
     return Outcome(
         predicted=0.0, observed=at(to_l1, 1e-10), tolerance=5e-3, passed=passed,
         comparison="rel-to-L2 < 1e-3 at a = 10, rel-to-L1 < 5e-3 at a = 1e-10, both monotone "
@@ -356,29 +198,6 @@ def l2_to_l1_transition(ctx: ClaimContext) -> Outcome:
                  "q_ratio_l1_at_a_1e-4_1e-8_1e-16": ratio_l1})
 
 
-def _shape_figure(ctx, a_values, to_l2, to_l1) -> None:
-    """Left: R_{a_t} for n = 1 as ∫α grows (v1 Fig. 1c analogue; x_0 = 0.5, β = 1).
-    Right: distance of argmin_{Zx=y} R_a to the L2 and L1 solutions versus a."""
-    plt = _pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
-    m0, w0 = theory.pilot_init(np.array([0.5]), beta=1.0)
-    c, a0 = theory.correction(m0, w0)[0], theory.scale_from_params(m0, w0)[0]
-    xs = np.linspace(-1.5, 1.5, 401)
-    for A in (0.0, 0.25, 0.5, 1.0, 2.0, 3.0):
-        a = float(theory.scale(a0, A))
-        values = 0.5 * (xs * np.arcsinh(xs / a) - np.hypot(xs, a) - c * xs)
-        values = (values - values.min()) / (values.max() - values.min())
-        left.plot(xs, values, label=f"∫α = {A:g} (a = {a:.2g})")
-    left.set(xlabel="x", ylabel="R_a(x), rescaled to [0, 1]",
-             title="R_{a_t}: L2 shape at x₀ → L1 shape at 0")
-    left.legend(fontsize=7)
-    right.loglog(a_values, to_l2, "o-", label="‖x_a − x_L2‖/‖x_L2‖")
-    right.loglog(a_values, to_l1, "s-", label="‖x_a − x_L1‖/‖x_L1‖")
-    right.set(xlabel="a", title="argmin_{Zx=y} R_a (c = 0)")
-    right.legend(fontsize=7)
-    save_figure(fig, ctx.figure_path("mirror_potential_shape.png"), dpi=90)
-
-
 # ============================================================================ C5
 
 @claim("mirror.time_dependent_equals_static", source=f"{SOURCE}: v1 Thm 3.3 / v2 Thm 2.3 [P]; "
@@ -390,7 +209,7 @@ def time_dependent_equals_static(ctx: ClaimContext) -> Outcome:
     inits = ctx.size(1, 3)
     horizon = float(ctx.size(1500, 3000))
     alpha0, tau = 0.1, 10.0
-    bed = _testbed(ctx.seed, inits)
+    bed = testbed(ctx.seed, inits)
     Z, y = bed["Z"], bed["y"]
     m0, w0 = theory.pilot_init(bed["x_init"], beta=1.0)
     _, m, w, _, A = flow(Z, y, m0, w0, horizon, alpha0=alpha0, tau=tau, points=3)
@@ -403,7 +222,7 @@ def time_dependent_equals_static(ctx: ClaimContext) -> Outcome:
     scale_x = np.linalg.norm(bed["x_star"])
     err_dec = np.linalg.norm(x_dec - x_r, axis=1).max() / scale_x
     err_plain = np.linalg.norm(x_plain - x_r, axis=1).max() / scale_x
-    loss = float(max(_loss(Z, y, x_dec).max(), _loss(Z, y, x_plain).max()))
+    loss = float(max(dynamics.loss(Z, y, x_dec).max(), dynamics.loss(Z, y, x_plain).max()))
     tol = 1e-2
     return Outcome(
         predicted=0.0, observed=float(err_dec), tolerance=tol,
@@ -425,7 +244,7 @@ def time_dependent_equals_static(ctx: ClaimContext) -> Outcome:
                  "β ∈ {1, 0.01}, more for the smaller β.")
 def positional_bias(ctx: ClaimContext) -> Outcome:
     inits = 5                                      # KKT solves only: cheap at both presets
-    bed = _testbed(ctx.seed, inits)
+    bed = testbed(ctx.seed, inits)
     Z, y, x_star = bed["Z"], bed["y"], bed["x_star"]
     table, improvements, minimiser_error = {}, [], 0.0
     for beta in (1.0, 0.01):
@@ -461,11 +280,6 @@ def positional_bias(ctx: ClaimContext) -> Outcome:
 
 # ============================================================================ C7
 
-def _rotate(m, w):
-    """u, v = (m + w)/√2, (m − w)/√2 (spec §1.2); x = m·w = (u² − v²)/2."""
-    return (m + w) / np.sqrt(2.0), (m - w) / np.sqrt(2.0)
-
-
 @claim("mirror.spred_sign_locking", source=f"{SOURCE}: v1 §3, Fig. 1a [P]; spec §1.3, §1.5, "
        "C7 [R][V]",
        statement="With spred's balanced init |m_0| = |w_0|, m_t ∓ w_t stays exactly 0 under "
@@ -473,7 +287,7 @@ def _rotate(m, w):
                  "entries of x* are unreachable (‖x_t − x*‖ ≥ ‖x*_wrong-sign‖).")
 def spred_sign_locking(ctx: ClaimContext) -> Outcome:
     inits = ctx.size(3, 5)
-    bed = _testbed(ctx.seed, inits)
+    bed = testbed(ctx.seed, inits)
     Z, y, x_star, x0 = bed["Z"], bed["y"], bed["x_star"], bed["x_init"]
     m0, w0 = theory.spred_init(x0)
     sign = np.sign(x0)
@@ -481,7 +295,7 @@ def spred_sign_locking(ctx: ClaimContext) -> Outcome:
     # flow with α_t = 0.1 e^{-t/5}; GD with geometric α_k = 0.5·0.95^{k/100}, in the rotated
     # coordinates (exact invariant) and, for the record, in (m, w) coordinates
     _, mf, wf, _, _ = flow(Z, y, m0, w0, 40.0, alpha0=0.1, tau=5.0, points=41)
-    u0, v0 = _rotate(m0, w0)
+    u0, v0 = rotate(m0, w0)
     both = dict(eta=1e-2, steps=steps, kind=3, alpha0=0.5, tau=100.0)
     ug, vg, _, dist, _ = gradient_descent(Z, y, x_star, u0, v0, setting=WD_UV, **both)
     mg, wg, _, dist_mw, _ = gradient_descent(Z, y, x_star, m0, w0, setting=WD_MW, **both)
@@ -520,7 +334,7 @@ def spred_sign_locking(ctx: ClaimContext) -> Outcome:
                  "solution with λ = 2α (FISTA reference), balanced (|m| = |w|).")
 def spred_is_lasso(ctx: ClaimContext) -> Outcome:
     inits = ctx.size(2, 5)
-    bed = _testbed(ctx.seed, inits)
+    bed = testbed(ctx.seed, inits)
     Z, y, x_star = bed["Z"], bed["y"], bed["x_star"]
     alpha, eta, steps = 1e-2, 0.05, 200_000   # a near-active coordinate converges slowly
     m0, w0 = theory.pilot_init(bed["x_init"], beta=1.0)
@@ -545,7 +359,7 @@ def spred_is_lasso(ctx: ClaimContext) -> Outcome:
                  "does not stall there: its loss ends ≤ 0.1× the LASSO loss (→ 0 as T → ∞).")
 def interpolation_vs_bias(ctx: ClaimContext) -> Outcome:
     inits = ctx.size(2, 5)
-    bed = _testbed(ctx.seed, inits)
+    bed = testbed(ctx.seed, inits)
     Z, y, x_star = bed["Z"], bed["y"], bed["x_star"]
     eta, steps = 5e-2, ctx.size(40_000, 100_000)
     m0, w0 = theory.pilot_init(bed["x_init"], beta=1.0)
@@ -555,7 +369,7 @@ def interpolation_vs_bias(ctx: ClaimContext) -> Outcome:
     _, _, _, _, loss = gradient_descent(Z, y, x_star, mm0, ww0, eta=eta, steps=steps,
                                         setting=WD_MW, kind=kinds, alpha0=alphas, tau=20.0)
     constant_loss, decaying_loss = loss[:inits, -1], loss[inits:, -1]
-    predicted = float(_loss(Z, y, theory.lasso_solution(Z, y, 2e-2)))
+    predicted = float(dynamics.loss(Z, y, theory.lasso_solution(Z, y, 2e-2)))
     rel = float(np.abs(constant_loss / predicted - 1.0).max())
     # a finite run can only show the decaying-α loss far below the LASSO floor; how far depends
     # on the instance, because small x* entries are learned after a plateau when a_∞ ≈ 1e-18
@@ -600,10 +414,10 @@ def dln_headline(ctx: ClaimContext) -> Outcome:
     settings = SETTINGS if ctx.full else SETTINGS[:4]
     eta, steps = (1e-2, 100_000) if ctx.full else (5e-2, 20_000)
     tau = 1.0 / eta                                  # schedules decay on 1 time unit
-    bed = _testbed(ctx.seed, inits)
+    bed = testbed(ctx.seed, inits)
     Z, y, x_star, x0 = bed["Z"], bed["y"], bed["x_star"], bed["x_init"]
-    starts = {"pilot": _rotate(*theory.pilot_init(x0, beta=1.0)),
-              "spred": _rotate(*theory.spred_init(x0)), "x": (np.ones_like(x0), x0)}
+    starts = {"pilot": rotate(*theory.pilot_init(x0, beta=1.0)),
+              "spred": rotate(*theory.spred_init(x0)), "x": (np.ones_like(x0), x0)}
     pilot_mw = theory.pilot_init(x0, beta=1.0)
     p0, q0, setting, kind, alpha0 = [], [], [], [], []
     for _, code, init in settings:
@@ -644,7 +458,8 @@ def dln_headline(ctx: ClaimContext) -> Outcome:
                      for s in range(len(settings))}
     passed = bool(best_pilot <= 1e-2 and best_pilot < others and const_1e2 >= 10 * best_pilot
                   and abs(const_1e2 / lasso_bias - 1) < 0.05 and spred_ok)
-    _dln_figure(ctx, curves, steps, settings)
+    figures.dln_headline(ctx.figure_path("mirror_dln_headline.png"), curves, steps, settings,
+                         SCHEDULES)
     return Outcome(
         predicted=1e-2, observed=best_pilot, tolerance=0.0, passed=passed,
         comparison="best decaying PILoT mean error <= 1e-2 and below every spred run and every "
@@ -665,20 +480,6 @@ def dln_headline(ctx: ClaimContext) -> Outcome:
                  "spred_lower_bound_per_init": lower,
                  "final_train_loss_pilot": {SCHEDULES[j][0]: float(
                      loss.reshape(shape)[0, j, :, -1].mean()) for j in range(len(SCHEDULES))}})
-
-
-def _dln_figure(ctx, curves, steps, settings) -> None:
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(settings), figsize=(3 * len(settings), 3.3), sharey=True)
-    iters = np.linspace(steps / curves.shape[-1], steps, curves.shape[-1])
-    for s, ax in enumerate(axes):
-        for j, (label, kind, _) in enumerate(SCHEDULES):
-            ax.semilogy(iters, curves[s, j], "-" if kind == 0 else "--", label=label)
-        ax.set(title=settings[s][0], xlabel="GD iteration")
-        ax.title.set_fontsize(9)
-    axes[0].set_ylabel("mean ‖x_t − x*‖ (5 inits)")
-    axes[-1].legend(fontsize=7)
-    save_figure(fig, ctx.figure_path("mirror_dln_headline.png"), dpi=80)
 
 
 # ============================================================================ C12

@@ -1,6 +1,6 @@
 """The ``lottery`` console script.
 
-Each subcommand lives in its own module under :mod:`lottery_core.commands` with two
+Each subcommand lives in its own module under :mod:`lottery_cli.commands` with two
 functions, ``add_arguments(parser)`` and ``main(args) -> int``; those modules import
 their heavy dependencies (jax, sympy, matplotlib) inside ``main`` so that ``--help`` and
 bad-usage errors stay fast. Exit status: 0 success, 1 a claim/derivation/run failed,
@@ -13,7 +13,9 @@ import argparse
 import importlib
 import sys
 
-#: subcommand name -> module in lottery_core.commands
+from lottery_core.errors import UsageError
+
+#: subcommand name -> module in lottery_cli.commands
 COMMANDS = {
     "verify": "verify",
     "derive": "derive",
@@ -21,10 +23,6 @@ COMMANDS = {
     "plot": "plot",
     "experiment": "experiment",
 }
-
-
-class UsageError(Exception):
-    """Bad input from the user: printed as one line, exit status 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, module_name in COMMANDS.items():
-        module = importlib.import_module(f"lottery_core.commands.{module_name}")
+        module = importlib.import_module(f"lottery_cli.commands.{module_name}")
         doc = (module.__doc__ or "").strip().splitlines()[0]
         command_parser = sub.add_parser(
             name, help=doc, description=module.__doc__,
@@ -57,6 +55,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # run the imported module, not __main__, so that commands raising
-    # lottery_core.cli.UsageError are caught by this same class
-    sys.exit(importlib.import_module("lottery_core.cli").main())
+    sys.exit(main())

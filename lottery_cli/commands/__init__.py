@@ -1,0 +1,1 @@
+"""Subcommands of the ``lottery`` console script (see :mod:`lottery_cli.main`)."""

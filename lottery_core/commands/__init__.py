@@ -1,1 +1,0 @@
-"""Subcommands of the ``lottery`` console script (see :mod:`lottery_core.cli`)."""
