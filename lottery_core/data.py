@@ -30,15 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
+from lottery_core.errors import DataError
+
 MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 CIFAR10_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
 CIFAR100_FILES = ("train", "test")
 DATASETS = ("mnist", "cifar10", "cifar100", "synthetic")
-
-
-class DataError(ValueError):
-    """A data folder or file is missing or unreadable; the message names path and files."""
 
 
 @dataclasses.dataclass(frozen=True)

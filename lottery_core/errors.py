@@ -10,3 +10,7 @@ class UsageError(Exception):
     :mod:`lottery_core.experiments`, the CLI's commands); the ``lottery`` console script prints
     it as one line and exits with status 2.
     """
+
+
+class DataError(ValueError):
+    """A data folder or file is missing or unreadable; the message names path and files."""

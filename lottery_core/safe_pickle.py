@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lottery_core.data import DataError
+from lottery_core.errors import DataError
 
 
 class UntrustedFileError(DataError):
