@@ -17,13 +17,12 @@ round's criterion) beside its other files.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import jax
 import numpy as np
 
 from lottery_core import criteria, mask_actions
-from lottery_core.checkpoint import flatten, load_tree, save_tree, unflatten
+from lottery_core.store import flatten, layout, level_directory, load_tree, save_tree, unflatten
 
 #: criteria usable inside the level loop (snip/grad need g_0 and live in zhou-supermask)
 LEVEL_CRITERIA = tuple(c for c in criteria.CRITERIA if c not in criteria.GRADIENT)
@@ -69,8 +68,7 @@ def _round_init(ctx, level: int) -> dict:
     """Dense initial values of round ``level`` (θ_0 for level 0)."""
     if level == 0:
         return flatten(ctx.init_params)
-    return flatten(load_tree(Path(ctx.run_dir) / f"seed_{ctx.seed}" / f"level_{level}"
-                             / "round_init.npz"))
+    return flatten(load_tree(level_directory(ctx.run_dir, ctx.seed, level) / layout.ROUND_INIT))
 
 
 def plan_level(ctx) -> LevelPlan:
@@ -104,7 +102,7 @@ def plan_level(ctx) -> LevelPlan:
         round_init[path] = values.astype(dtype)
         frozen[path] = frozen_values.astype(dtype)
         start[path] = mask_actions.effective_kernel(kept, m, frozen_values).astype(dtype)
-    save_tree(Path(ctx.run_dir) / f"seed_{ctx.seed}" / f"level_{ctx.level}" / "round_init.npz",
+    save_tree(level_directory(ctx.run_dir, ctx.seed, ctx.level) / layout.ROUND_INIT,
               unflatten(round_init))
     return LevelPlan(unflatten(mask), unflatten(start), unflatten(frozen))
 

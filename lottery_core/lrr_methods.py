@@ -27,9 +27,9 @@ import numpy as np
 
 from lottery_core import lrr_recipe
 from lottery_core import masks as masks_lib
-from lottery_core.checkpoint import flatten, load_tree, unflatten
 from lottery_core.levels import (LevelStart, Method, get_method, learning_rate_rewinding,
                                  register_method, rewind_to_step_k)
+from lottery_core.store import flatten, layout, level_directory, load_tree, unflatten
 
 
 # ----------------------------------------------------------------------------- BN rewinding
@@ -154,7 +154,7 @@ for _kind in RANDOM_KINDS:
 
 # ----------------------------------------------------------------------------- mask swap
 def reference_mask_path(run_dir: Path, reference_run: str, seed: int, level: int) -> Path:
-    return Path(run_dir).parent / reference_run / f"seed_{seed}" / f"level_{level}" / "mask.npz"
+    return level_directory(Path(run_dir).parent / reference_run, seed, level) / layout.MASK
 
 
 def register_mask_reference(base: str, reference_run: str) -> str:

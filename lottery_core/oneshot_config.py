@@ -18,9 +18,7 @@ Kept import-light (no jax): ``lottery run --help`` builds its parser from here.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
-from pathlib import Path
 from typing import Any
 
 #: method name -> one-line description
@@ -124,18 +122,8 @@ def training_identity(config) -> dict[str, Any]:
 
 
 def run_identity(config, settings: OneShotSettings) -> dict[str, Any]:
+    """The run's identity, hashed by ``store.identity_hash`` into its folder name."""
     return {"training": training_identity(config), "oneshot": settings.identity(config.method)}
-
-
-def run_hash(config, settings: OneShotSettings) -> str:
-    from lottery_core.experiment import canonical_json
-
-    return hashlib.sha256(canonical_json(run_identity(config, settings)).encode()
-                          ).hexdigest()[:12]
-
-
-def run_directory(out: Path, config, settings: OneShotSettings) -> Path:
-    return Path(out) / f"{config.method}-{run_hash(config, settings)}"
 
 
 # ----------------------------------------------------------------------------- command line

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from lottery_core import masks
-from lottery_core.checkpoint import flatten, load_tree
 from lottery_core.data import synthetic
-from lottery_core.experiment import ExperimentConfig, level_directory
+from lottery_core.experiment import ExperimentConfig
 from lottery_core.levels import METHODS, Method, Runner, register_method, rewind_to_init
+from lottery_core.store import flatten, level_directory, load_tree
 from lottery_core.train import epoch_batches
 
 DATA = synthetic(n_train=200, n_test=60, input_shape=(8, 8, 1), validation_size=40, noise=1.5)

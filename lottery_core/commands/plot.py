@@ -58,11 +58,12 @@ def plot_runs(runs_dir: Path, out: Path | None = None, metric: str = "test_accur
     import numpy as np
 
     from lottery_core.experiment import collect_results
+    from lottery_core.store import layout
 
     records = collect_results(runs_dir)
     if not records:
         raise ValueError(f"no finished levels under {runs_dir} (expected "
-                         f"<method>-<hash>/seed_<s>/level_<k>/metrics.json)")
+                         f"<method>-<hash>/{layout.LEVEL_METRICS})")
     table = summarize(records, metric)
     fig, ax = plt.subplots(figsize=(6, 4))
     for run in sorted(table):
@@ -84,7 +85,7 @@ def plot_runs(runs_dir: Path, out: Path | None = None, metric: str = "test_accur
     from lottery_core.figures import save_figure
 
     return save_figure(fig, out if out is not None
-                       else Path(runs_dir) / "accuracy_vs_density.png", dpi=110)
+                       else Path(runs_dir) / layout.ACCURACY_VS_DENSITY, dpi=110)
 
 
 def main(args) -> int:
