@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 
 from lottery_core import masks  # noqa: E402
 from lottery_core.data import load_dataset  # noqa: E402
-from lottery_core.config.experiment import ExperimentConfig  # noqa: E402
+from lottery_core.config import ExperimentConfig  # noqa: E402
 from lottery_core.loops.levels import Runner  # noqa: E402
 from lottery_core.models import get_model  # noqa: E402
 from lottery_core.train import Trainer, epoch_batches, make_optimizer, make_schedule  # noqa

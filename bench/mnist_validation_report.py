@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lottery_core.analysis import summarize  # noqa: E402
-from lottery_core.config.experiment import collect_results  # noqa: E402
+from lottery_core.store import collect_results  # noqa: E402
 
 
 def by_method(table: dict) -> dict:

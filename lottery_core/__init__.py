@@ -59,9 +59,9 @@ _API = {
     "TrainState": "lottery_core.train:TrainState",
     "make_optimizer": "lottery_core.train:make_optimizer",
     "make_schedule": "lottery_core.train:make_schedule",
-    "save_tree": "lottery_core.checkpoint:save_tree",
-    "load_tree": "lottery_core.checkpoint:load_tree",
-    "read_run": "lottery_core.config.experiment:collect_results",
+    "save_tree": "lottery_core.store:save_tree",
+    "load_tree": "lottery_core.store:load_tree",
+    "read_run": "lottery_core.store:collect_results",
 }
 
 __all__ = sorted(_API) + ["__version__"]

@@ -41,7 +41,7 @@ def barrier(alphas, values) -> float:
 def path_curve(evaluate, apply_fn, a, b, alphas, *, bn: str = "recompute", bn_batches=()):
     """``{"alpha", "loss", "error"}`` along the path between ``a = (params, model_state)`` and
     ``b``; ``evaluate(params, state) -> (loss, accuracy)``."""
-    from lottery_core.checkpoint import flatten
+    from lottery_core.store import flatten
     from lottery_core.lrr_recipe import recompute_bn_statistics
 
     if bn not in BN_CHOICES:

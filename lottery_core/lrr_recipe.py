@@ -28,15 +28,12 @@ they do here:
 
 from __future__ import annotations
 
-import io
-from pathlib import Path
 from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from lottery_core.checkpoint import atomic_write_bytes, flatten, unflatten
+from lottery_core.store import flatten, unflatten
 
 DEFAULT_PERTURB_EVERY = 30
 
@@ -157,27 +154,6 @@ def recipe_hooks(c, apply_fn: Callable, dataset: str, input_shape, steps_per_epo
         hooks["param_transform"] = sign_perturbation_transform(
             float(c.sign_perturbation), int(every), steps_per_epoch, paths)
     return hooks
-
-
-# ----------------------------------------------------------------------------- opt state
-def save_leaves(path: Path, tree) -> None:
-    """Any pytree (e.g. an optax state) as ``.npz`` of its leaves in flatten order (atomic)."""
-    leaves = jax.tree_util.tree_leaves(tree)
-    buffer = io.BytesIO()
-    np.savez(buffer, **{f"leaf_{i:05d}": np.asarray(x) for i, x in enumerate(leaves)})
-    atomic_write_bytes(Path(path), buffer.getvalue())
-
-
-def load_leaves(path: Path, template):
-    """Inverse of :func:`save_leaves` given a pytree of the same structure."""
-    leaves, treedef = jax.tree_util.tree_flatten(template)
-    with np.load(path, allow_pickle=False) as data:
-        if len(data.files) != len(leaves):
-            raise ValueError(f"{path} holds {len(data.files)} arrays, the template "
-                             f"{len(leaves)}")
-        loaded = [jnp.asarray(data[f"leaf_{i:05d}"], dtype=jnp.asarray(t).dtype)
-                  for i, t in enumerate(leaves)]
-    return jax.tree_util.tree_unflatten(treedef, loaded)
 
 
 # ----------------------------------------------------------------------------- BatchNorm

@@ -20,8 +20,8 @@ from typing import Any, Mapping
 import jax
 import numpy as np
 
-from lottery_core.checkpoint import flatten, unflatten
 from lottery_core.models import prunable_leaves
+from lottery_core.store import flatten, unflatten
 
 Mask = dict
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lottery_core.checkpoint import flatten
+from lottery_core.store import flatten
 
 
 def sign_flip_report(a, b, mask, paths: list[str]) -> dict:

@@ -16,7 +16,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from lottery_core.checkpoint import atomic_write_text
+from lottery_core.store import atomic_write_text
 from sims.registry import PRESETS, Claim, ClaimContext, Outcome
 
 

@@ -235,8 +235,8 @@ def test_schedule_table_with_official_floor_counts(column, model):
     import jax
 
     from lottery_core import masks
-    from lottery_core.checkpoint import flatten
-    from lottery_core.config.experiment import ExperimentConfig
+    from lottery_core.config import ExperimentConfig
+    from lottery_core.store import flatten
     from lottery_core.models import get_model
 
     cfg = ExperimentConfig(model=model, dataset="synthetic").resolved()

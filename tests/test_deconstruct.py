@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from lottery_core import criteria
-from lottery_core.checkpoint import flatten, load_tree
 from lottery_core.data import synthetic
-from lottery_core.config.experiment import ExperimentConfig, level_directory
+from lottery_core.config import ExperimentConfig
 from lottery_core.loops.levels import Runner
+from lottery_core.store import flatten, level_directory, load_tree
 
 DATA = synthetic(n_train=200, n_test=60, input_shape=(8, 8, 1), validation_size=40, noise=1.5)
 BASE = dict(model="mlp", model_options={"widths": [32]}, dataset="synthetic", iterations=30,

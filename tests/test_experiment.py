@@ -6,11 +6,15 @@ import json
 
 import pytest
 
-from lottery_core.checkpoint import flatten, load_tree, save_tree, unflatten
-from lottery_core.config.experiment import (ExperimentConfig, config_hash, open_run_directory,
-                                     run_directory)
+from lottery_core.config import ExperimentConfig
+from lottery_core.store import (flatten, identity_hash, load_tree, open_run_directory, save_tree,
+                                unflatten)
 
 import numpy as np
+
+
+def config_hash(config: ExperimentConfig) -> str:
+    return identity_hash(config.identity())
 
 
 def test_pinned_hashes():
@@ -20,7 +24,7 @@ def test_pinned_hashes():
                                         rewind_step=500, iterations=1000)) == "5481b6f8f81c"
 
 
-def test_hash_ignores_how_much_and_method_but_not_hyperparameters():
+def test_hash_ignores_how_much_and_method_but_not_hyperparameters(tmp_path):
     base = ExperimentConfig()
     assert config_hash(ExperimentConfig(method="lrr", levels=3, seeds=5, first_seed=2)) == \
         config_hash(base)
@@ -29,7 +33,8 @@ def test_hash_ignores_how_much_and_method_but_not_hyperparameters():
         config_hash(base)
     assert config_hash(ExperimentConfig(learning_rate=1e-3)) != config_hash(base)
     assert config_hash(ExperimentConfig(iterations=1000)) != config_hash(base)
-    assert run_directory("runs", ExperimentConfig(method="lrr")).name == \
+    lrr = ExperimentConfig(method="lrr")
+    assert open_run_directory(tmp_path, lrr.method, lrr.identity()).name == \
         f"lrr-{config_hash(base)}"
 
 
@@ -67,15 +72,15 @@ def test_the_registry_names_an_unknown_method_before_any_field():
 
 def test_config_json_round_trip_and_refusal(tmp_path):
     config = ExperimentConfig(method="imp", iterations=100, milestones=(0.5,))
-    run_dir = open_run_directory(tmp_path, config)
+    run_dir = open_run_directory(tmp_path, config.method, config.identity())
     record = json.loads((run_dir / "config.json").read_text())
     assert record["hash"] == config_hash(config) and record["identity"]["iterations"] == 100
     assert ExperimentConfig.from_dict(config.to_dict()) == config
-    assert open_run_directory(tmp_path, config) == run_dir      # reopening is fine
+    assert open_run_directory(tmp_path, config.method, config.identity()) == run_dir  # reopen
     record["identity"]["iterations"] = 999
     (run_dir / "config.json").write_text(json.dumps(record))
     with pytest.raises(ValueError, match="refusing to overwrite"):
-        open_run_directory(tmp_path, config)
+        open_run_directory(tmp_path, config.method, config.identity())
     with pytest.raises(ValueError, match="unknown config keys"):
         ExperimentConfig.from_dict({"lr": 0.1})
 

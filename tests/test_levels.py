@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from lottery_core import masks
-from lottery_core.checkpoint import flatten, load_tree
 from lottery_core.data import synthetic
-from lottery_core.config.experiment import ExperimentConfig, level_directory
+from lottery_core.config import ExperimentConfig
 from lottery_core.loops.levels import Runner
 from lottery_core.loops.methods import rewind_to_init
 from lottery_core.loops.protocol import Method
 from lottery_core.loops.registry import METHODS, register_method
+from lottery_core.store import flatten, level_directory, load_tree
 from lottery_core.train import epoch_batches
 
 DATA = synthetic(n_train=200, n_test=60, input_shape=(8, 8, 1), validation_size=40, noise=1.5)

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 import lottery_cli.main as cli
-from lottery_core.checkpoint import flatten, load_tree
+from lottery_core.config import ExperimentConfig
 from lottery_core.data import load_dataset, synthetic
-from lottery_core.config.experiment import ExperimentConfig, level_directory
 from lottery_core.loops.levels import Runner
 from lottery_core.lmc import path_curve
-from lottery_core.lrr_recipe import load_leaves, recompute_bn_statistics
+from lottery_core.lrr_recipe import recompute_bn_statistics
+from lottery_core.store import flatten, level_directory, load_tree, load_tree_like
 
 
 def assert_trees_equal(a, b):
@@ -190,7 +190,7 @@ def test_wr_rewinds_weights_bn_and_optimizer_to_the_post_warmup_state(bn_runs):
     assert_trees_equal(start.params, warm["params"])
     assert_trees_equal(start.model_state, warm["model_state"])
     assert (start.first_step, start.n_steps) == (0, runner.total_steps)
-    warm_opt = load_leaves(seed_dir / "warmup_opt.npz", runner.trainer.optimizer.init(
+    warm_opt = load_tree_like(seed_dir / "warmup_opt.npz", runner.trainer.optimizer.init(
         warm["params"]))
     momentum = [x for x in jax.tree_util.tree_leaves(start.opt_state) if np.ndim(x) == 4]
     assert momentum and any(np.abs(m).sum() > 0 for m in momentum)    # not a fresh state
@@ -213,7 +213,7 @@ def test_lrr_carries_and_lrr_bn_rewind_resets_bn_and_optimizer(bn_runs):
     _, start, _, _ = lrr.prepare(0, 1)
     assert_trees_equal(start.params, prev_params)
     assert_trees_equal(start.model_state, prev_state)
-    prev_opt = load_leaves(level_directory(lrr.run_dir, 0, 0) / "opt_state.npz",
+    prev_opt = load_tree_like(level_directory(lrr.run_dir, 0, 0) / "opt_state.npz",
                            lrr.trainer.optimizer.init(prev_params))
     for a, b in zip(jax.tree_util.tree_leaves(start.opt_state),
                     jax.tree_util.tree_leaves(prev_opt)):

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from lottery_core import lrr_recipe
+from lottery_core.config import ExperimentConfig
 from lottery_core.loops import lrr_methods
-from lottery_core.config.experiment import ExperimentConfig
+from lottery_core.store import load_tree_like, save_tree
 from lottery_core.train import Trainer, make_optimizer, make_schedule
 
 
@@ -146,7 +147,7 @@ def test_optimizer_state_round_trip(tmp_path):
     params = {"w": jnp.arange(6.0).reshape(2, 3)}
     state = optimizer.init(params)
     _, state = optimizer.update({"w": jnp.ones((2, 3))}, state, params)
-    lrr_recipe.save_leaves(tmp_path / "opt.npz", state)
-    loaded = lrr_recipe.load_leaves(tmp_path / "opt.npz", optimizer.init(params))
+    save_tree(tmp_path / "opt.npz", state)
+    loaded = load_tree_like(tmp_path / "opt.npz", optimizer.init(params))
     for a, b in zip(jax.tree_util.tree_leaves(state), jax.tree_util.tree_leaves(loaded)):
         np.testing.assert_array_equal(a, b)

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lottery_core import masks
-from lottery_core.checkpoint import flatten
 from lottery_core.models import get_model
+from lottery_core.store import flatten
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import pytest
 
 import lottery_cli.main as cli
 from lottery_core.loops import oneshot as oneshot_lib
-from lottery_core.checkpoint import flatten, load_tree
 from lottery_core.masks import round_half_up
+from lottery_core.store import flatten, load_tree
 
 TINY = ["--model", "mlp", "--model-options", '{"widths": [32]}', "--dataset", "synthetic",
         "--epochs", "4", "--batch-size", "20", "--optimizer", "sgd", "--learning-rate", "0.02",

@@ -20,7 +20,8 @@ import pytest
 
 from lottery_core import data as data_lib
 from lottery_core import safe_pickle
-from lottery_core.config.experiment import ExperimentConfig, level_directory
+from lottery_core.config import ExperimentConfig
+from lottery_core.store import level_directory
 
 REPO = Path(__file__).resolve().parents[1]
 SCANNED = ("lottery_core", "sims", "theory")

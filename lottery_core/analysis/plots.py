@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lottery_core.analysis.summaries import accuracy_vs_density
+from lottery_core.store import layout
 
 
 def plot_runs(runs_dir: Path, out: Path | None = None, metric: str = "test_accuracy") -> Path:
@@ -40,4 +41,4 @@ def plot_runs(runs_dir: Path, out: Path | None = None, metric: str = "test_accur
     from lottery_core.figures import save_figure
 
     return save_figure(fig, out if out is not None
-                       else Path(runs_dir) / "accuracy_vs_density.png", dpi=110)
+                       else Path(runs_dir) / layout.ACCURACY_VS_DENSITY, dpi=110)

@@ -23,12 +23,12 @@ def accuracy_vs_density(runs_dir: Path, metric: str = "test_accuracy") -> dict:
 
     Raises ``ValueError`` if there is none.
     """
-    from lottery_core.config.experiment import collect_results
+    from lottery_core.store import collect_results, layout
 
     records = collect_results(runs_dir)
     if not records:
         raise ValueError(f"no finished levels under {runs_dir} (expected "
-                         f"<method>-<hash>/seed_<s>/level_<k>/metrics.json)")
+                         f"<method>-<hash>/{layout.LEVEL_METRICS})")
     return summarize(records, metric)
 
 

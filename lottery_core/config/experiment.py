@@ -1,4 +1,5 @@
-"""Experiment identity: a frozen config, its canonical JSON, its hash and its run directory.
+"""Experiment identity: a frozen config and its hashed fields (:meth:`ExperimentConfig.identity`;
+hashed and opened as a run folder by :mod:`lottery_core.store`).
 
 OpenLTH's scheme (DESIGN.md): the run directory ``OUT/<method>-<hash>/`` is named by the hash of
 the config's *resolved, non-default* fields, so adding a field with a default later keeps old
@@ -15,13 +16,9 @@ recipes and their sources in :mod:`lottery_core.models.recipes`) fill every fiel
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
-from pathlib import Path
 from typing import Any
 
-from lottery_core.checkpoint import atomic_write_json, read_json
 from lottery_core.config.fields import setting, unhashed
 
 
@@ -287,55 +284,3 @@ def _check_recipe(c) -> None:
         raise ValueError(f"sign_perturbation (flip probability) must be in [0, 1], got {p}")
     if c.sign_perturbation_every is not None and p is None:
         raise ValueError("sign_perturbation_every needs sign_perturbation (the flip probability)")
-
-
-def canonical_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
-
-
-def config_hash(config: ExperimentConfig) -> str:
-    """First 12 hex digits of SHA-256 of the canonical JSON of :meth:`identity`."""
-    return hashlib.sha256(canonical_json(config.identity()).encode()).hexdigest()[:12]
-
-
-def run_directory(out: Path, config: ExperimentConfig) -> Path:
-    return Path(out) / f"{config.method}-{config_hash(config)}"
-
-
-def open_run_directory(out: Path, config: ExperimentConfig) -> Path:
-    """Create ``OUT/<method>-<hash>/config.json`` or check that the existing one describes the
-    same experiment (refusing to mix results of different configs)."""
-    run_dir = run_directory(out, config)
-    record = {"method": config.method, "hash": config_hash(config),
-              "identity": config.identity(),
-              "resolved": {k: v for k, v in config.resolved().to_dict().items()
-                           if k not in UNHASHED}}
-    path = run_dir / "config.json"
-    if path.exists():
-        existing = read_json(path)
-        if existing.get("identity") != record["identity"] or existing.get("method") != \
-                config.method:
-            raise ValueError(f"{path} describes a different experiment; refusing to overwrite "
-                             f"(remove the folder or choose another --out)")
-    else:
-        atomic_write_json(path, record)
-    return run_dir
-
-
-def level_directory(run_dir: Path, seed: int, level: int) -> Path:
-    return Path(run_dir) / f"seed_{seed}" / f"level_{level}"
-
-
-def collect_results(runs_dir: Path) -> list[dict]:
-    """Every finished level under ``runs_dir``: the ``metrics.json`` records plus method/hash."""
-    records = []
-    for config_path in sorted(Path(runs_dir).glob("*/config.json")):
-        meta = read_json(config_path)
-        for metrics_path in sorted(config_path.parent.glob("seed_*/level_*/metrics.json")):
-            record = read_json(metrics_path)
-            record.setdefault("method", meta["method"])
-            record["hash"] = meta["hash"]
-            record["run"] = config_path.parent.name
-            records.append(record)
-    return records
-

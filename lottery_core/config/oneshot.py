@@ -18,12 +18,10 @@ Kept import-light (no jax): ``lottery run --help`` builds its parser from here.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
-from pathlib import Path
 from typing import Any
 
-from lottery_core.config.experiment import ExperimentConfig, canonical_json
+from lottery_core.config.experiment import ExperimentConfig
 from lottery_core.config.fields import add_options, names_in, setting, values_from_args
 
 #: method name -> one-line description
@@ -122,16 +120,8 @@ def training_identity(config) -> dict[str, Any]:
 
 
 def run_identity(config, settings: OneShotSettings) -> dict[str, Any]:
+    """The run's identity, hashed by ``store.identity_hash`` into its folder name."""
     return {"training": training_identity(config), "oneshot": settings.identity(config.method)}
-
-
-def run_hash(config, settings: OneShotSettings) -> str:
-    return hashlib.sha256(canonical_json(run_identity(config, settings)).encode()
-                          ).hexdigest()[:12]
-
-
-def run_directory(out: Path, config, settings: OneShotSettings) -> Path:
-    return Path(out) / f"{config.method}-{run_hash(config, settings)}"
 
 
 # ----------------------------------------------------------------------------- command line

@@ -1,15 +1,11 @@
-"""Shared plumbing of the named experiments: run folders, result files, figures."""
+"""Shared plumbing of the named experiments: argument lists, subsets, statistics, figures
+(run folders: ``store.open_run_directory(out, NAME, identity, experiment=True)``)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-
-from lottery_core.checkpoint import atomic_write_json, read_json
 
 
 def comma_list(kind=str):
@@ -19,22 +15,6 @@ def comma_list(kind=str):
         return [kind(item) for item in text.split(",") if item]
 
     return parse
-
-
-def experiment_directory(out: Path, name: str, identity: dict[str, Any]) -> Path:
-    """``OUT/<name>-<hash>/`` with ``experiment.json`` holding ``identity``; refuses a folder
-    that holds another experiment's results."""
-    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
-    digest = hashlib.sha256(f"{name}:{canonical}".encode()).hexdigest()[:12]
-    directory = Path(out) / f"{name}-{digest}"
-    record = {"experiment": name, "hash": digest, "identity": identity}
-    path = directory / "experiment.json"
-    if path.exists():
-        if read_json(path).get("identity") != json.loads(canonical):
-            raise ValueError(f"{path} describes a different experiment; refusing to overwrite")
-    else:
-        atomic_write_json(path, record)
-    return directory
 
 
 def evaluation_subset(x, y, size: int | None, seed: int = 0):

@@ -99,7 +99,9 @@ def load_data(args):
 
 
 def runs_directory(args) -> Path:
-    name = "runs" if args.test_subset is None else f"runs-test{args.test_subset}"
+    from lottery_core.store import layout
+
+    name = layout.RUNS if args.test_subset is None else f"{layout.RUNS}-test{args.test_subset}"
     return Path(args.out) / name
 
 
@@ -118,10 +120,9 @@ def run(config, args, data) -> Path:
 
 def level_metrics(run_dir: Path, seeds: list[int], levels: int) -> dict[int, dict[int, dict]]:
     """``{level: {seed: metrics.json}}`` of a finished run."""
-    from lottery_core.checkpoint import read_json
-    from lottery_core.config.experiment import level_directory
+    from lottery_core.store import layout, level_directory, read_json
 
-    return {k: {s: read_json(level_directory(run_dir, s, k) / "metrics.json") for s in seeds}
+    return {k: {s: read_json(level_directory(run_dir, s, k) / layout.METRICS) for s in seeds}
             for k in range(levels + 1)}
 
 
@@ -180,8 +181,10 @@ def plot_accuracy(curves: dict[str, dict], path: Path, title: str) -> Path:
 def report_accuracy(directory: Path, curves: dict[str, dict], title: str) -> int:
     """Draw ``directory/accuracy_vs_remaining.png`` from ``{label: curve}``, print where the
     results and the figure are; the experiment's exit code (0)."""
-    figure = plot_accuracy(curves, directory / "accuracy_vs_remaining.png", title)
-    print(f"results: {directory / 'results.json'}\nfigure: {figure}")
+    from lottery_core.store import layout
+
+    figure = plot_accuracy(curves, directory / layout.ACCURACY_VS_REMAINING, title)
+    print(f"results: {directory / layout.RESULTS}\nfigure: {figure}")
     return 0
 
 
@@ -191,15 +194,15 @@ def by_label(results: dict) -> dict[str, dict]:
 
 
 def experiment_folder(args, name: str, extra: dict | None = None) -> Path:
-    from lottery_core.experiments._common import experiment_directory
+    from lottery_core.store import open_run_directory
 
     identity = {"base": base_values(args), "test_subset": args.test_subset, **(extra or {})}
-    return experiment_directory(args.out, name, identity)
+    return open_run_directory(args.out, name, identity, experiment=True)
 
 
 def write_results(directory: Path, results: dict) -> Path:
-    from lottery_core.checkpoint import atomic_write_json
+    from lottery_core.store import atomic_write_json, layout
 
-    path = directory / "results.json"
+    path = directory / layout.RESULTS
     atomic_write_json(path, results)
     return path

@@ -21,13 +21,12 @@ def add_arguments(parser) -> None:
 
 
 def masks_equal(run_a, run_b, seeds, levels) -> bool:
-    from lottery_core.checkpoint import flatten, load_tree
-    from lottery_core.config.experiment import level_directory
+    from lottery_core.store import flatten, layout, level_directory, load_tree
 
     for s in seeds:
         for k in range(levels + 1):
-            a = flatten(load_tree(level_directory(run_a, s, k) / "mask.npz"))
-            b = flatten(load_tree(level_directory(run_b, s, k) / "mask.npz"))
+            a = flatten(load_tree(level_directory(run_a, s, k) / layout.MASK))
+            b = flatten(load_tree(level_directory(run_b, s, k) / layout.MASK))
             if a.keys() != b.keys() or any(not np.array_equal(a[p], b[p]) for p in a):
                 return False
     return True

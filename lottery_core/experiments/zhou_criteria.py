@@ -56,13 +56,13 @@ def label(combo: dict) -> str:
 
 
 def run(args) -> int:
-    from lottery_core.checkpoint import atomic_write_json
-    from lottery_core.errors import UsageError
     from lottery_core.analysis import summarize
+    from lottery_core.config import ExperimentConfig
     from lottery_core.data import DataError
-    from lottery_core.config.experiment import ExperimentConfig, collect_results
-    from lottery_core.experiments._common import experiment_directory, mean_std, plot_curves
+    from lottery_core.errors import UsageError
+    from lottery_core.experiments._common import mean_std, plot_curves
     from lottery_core.loops.levels import run_experiment
+    from lottery_core.store import atomic_write_json, collect_results, layout, open_run_directory
 
     base = dict(method="imp", model=args.model, dataset=args.dataset, levels=args.levels,
                 seeds=args.seeds, iterations=args.iterations, eval_every=args.eval_every,
@@ -76,9 +76,10 @@ def run(args) -> int:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         configs.append((combo, config))
-    directory = experiment_directory(args.out, NAME, {"base": base,
-                                                      "combinations": combinations(args)})
-    runs_dir = directory / "runs"
+    directory = open_run_directory(args.out, NAME, {"base": base,
+                                                    "combinations": combinations(args)},
+                                   experiment=True)
+    runs_dir = directory / layout.RUNS
     results = {"experiment": NAME, "base": base, "metric": "test accuracy at early stopping "
                "(minimum validation loss)", "curves": {}}
     for index, (combo, config) in enumerate(configs):
@@ -99,10 +100,10 @@ def run(args) -> int:
             "per_seed": {str(k): dict(zip(map(str, table[k]["seeds"]),
                                           [100 * v for v in table[k]["values"]]))
                          for k in levels}}
-        atomic_write_json(directory / "results.json", results)
-    figure = plot_curves(results["curves"], directory / "accuracy_vs_remaining.png",
+        atomic_write_json(directory / layout.RESULTS, results)
+    figure = plot_curves(results["curves"], directory / layout.ACCURACY_VS_REMAINING,
                          title=f"{args.model} on {args.dataset}: iterative pruning "
                                f"({args.seeds} seeds, mean ± std)",
                          ylabel="test accuracy at early stopping (%)")
-    print(f"results: {directory / 'results.json'}\nfigure: {figure}")
+    print(f"results: {directory / layout.RESULTS}\nfigure: {figure}")
     return 0

@@ -70,13 +70,12 @@ def run(args) -> int:
     import optax
 
     from lottery_core import supermask
-    from lottery_core.checkpoint import atomic_write_json, read_json
-    from lottery_core.errors import UsageError
     from lottery_core.data import DataError, load_dataset
-    from lottery_core.experiments._common import (evaluation_subset, experiment_directory,
-                                                  mean_std)
-    from lottery_core.loops.levels import load_state, save_state
+    from lottery_core.errors import UsageError
+    from lottery_core.experiments._common import evaluation_subset, mean_std
     from lottery_core.models import get_model
+    from lottery_core.store import (atomic_write_json, layout, load_extra, load_tree_like,
+                                    open_run_directory, read_json, save_tree)
     from lottery_core.train import Trainer, default_step_loop, epoch_batches
 
     for name in ("epochs", "batch_size", "eval_samples", "seeds", "eval_every"):
@@ -96,7 +95,7 @@ def run(args) -> int:
         raise UsageError(str(exc)) from None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    directory = experiment_directory(args.out, NAME, _identity(args))
+    directory = open_run_directory(args.out, NAME, _identity(args), experiment=True)
     x_train, y_train = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
     x_test, y_test = (jnp.asarray(a) for a in evaluation_subset(data.x_test, data.y_test,
                                                                   args.test_subset))
@@ -141,7 +140,7 @@ def run(args) -> int:
                "seeds": {}}
     seeds = range(args.seeds) if args.only_seed is None else [args.only_seed]
     for seed in seeds:
-        result_path = directory / f"seed_{seed}.json"
+        result_path = directory / layout.seed_record(seed)
         record = read_json(result_path) if result_path.exists() else {"seed": seed, "history": []}
         frozen, model_state = build(seed)
         trainer = Trainer(model.apply, optax.sgd(args.learning_rate, momentum=args.momentum),
@@ -150,10 +149,10 @@ def run(args) -> int:
         logits = supermask.init_logits(frozen, args.sigmoid_bias)
         state = trainer.init_state(logits, model_state, jax.tree_util.tree_map(
             lambda l: jnp.ones(l.shape, bool), logits), rng=jax.random.PRNGKey(seed + 7919))
-        checkpoint = directory / f"seed_{seed}.checkpoint.npz"
+        checkpoint = directory / layout.seed_checkpoint(seed)
         done = 0
         if checkpoint.exists():
-            state, extra = load_state(checkpoint, state)
+            state, extra = load_tree_like(checkpoint, state), load_extra(checkpoint)
             done = extra["epochs_done"]
             if done > len(record["history"]):
                 raise UsageError(f"{checkpoint} holds epoch {done} but {result_path} has only "
@@ -176,7 +175,7 @@ def run(args) -> int:
                 entry = evaluated(entry, seed, epoch, state)
             record["history"].append({**entry, "seconds": time.time() - clock})
             atomic_write_json(result_path, record)
-            save_state(checkpoint, state, {"epochs_done": epoch})
+            save_tree(checkpoint, state, extra={"epochs_done": epoch})
             if "test_accuracy_mean" in entry:
                 print(f"seed {seed} epoch {epoch}/{args.epochs}: test "
                       f"{100 * entry['test_accuracy_mean']:.2f}% kept "
@@ -198,12 +197,12 @@ def run(args) -> int:
     kept = [v["kept_fraction"] for v in summary["seeds"].values()]
     summary["test_accuracy"] = dict(zip(("mean", "std"), mean_std(finals)))
     summary["kept_fraction"] = dict(zip(("mean", "std"), mean_std(kept)))
-    atomic_write_json(directory / "results.json", summary)
+    atomic_write_json(directory / layout.RESULTS, summary)
     _plot(directory, args)
     print(f"test accuracy {summary['test_accuracy']['mean']:.2f} ± "
           f"{summary['test_accuracy']['std']:.2f}% (mean over {args.eval_samples} mask samples, "
           f"{args.seeds} seeds), kept {summary['kept_fraction']['mean']:.3f}\n"
-          f"results: {directory / 'results.json'}")
+          f"results: {directory / layout.RESULTS}")
     return 0
 
 
@@ -213,11 +212,11 @@ def _plot(directory: Path, args) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from lottery_core.checkpoint import read_json
+    from lottery_core.store import layout, read_json
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
     for seed in range(args.seeds):
-        history = read_json(directory / f"seed_{seed}.json")["history"][:args.epochs]
+        history = read_json(directory / layout.seed_record(seed))["history"][:args.epochs]
         tested = [h for h in history if "test_accuracy_mean" in h]
         left.plot([h["epoch"] for h in tested], [100 * h["test_accuracy_mean"] for h in tested],
                   label=f"seed {seed}")

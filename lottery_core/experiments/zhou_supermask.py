@@ -69,13 +69,13 @@ def run(args) -> int:
     import optax
 
     from lottery_core import criteria
-    from lottery_core.checkpoint import atomic_write_json, flatten, load_tree, unflatten
-    from lottery_core.errors import UsageError
+    from lottery_core.config import ExperimentConfig
     from lottery_core.data import DataError
-    from lottery_core.config.experiment import ExperimentConfig, level_directory
-    from lottery_core.experiments._common import (evaluation_subset, experiment_directory,
-                                                  mean_std, plot_curves)
+    from lottery_core.errors import UsageError
+    from lottery_core.experiments._common import evaluation_subset, mean_std, plot_curves
     from lottery_core.loops.levels import Runner
+    from lottery_core.store import (atomic_write_json, flatten, layout, level_directory,
+                                    load_tree, open_run_directory, unflatten)
     from lottery_core.supermask import signed_constant_params
     from lottery_core.train import epoch_batches
 
@@ -96,8 +96,8 @@ def run(args) -> int:
         identity = {"base": base, "criteria": args.criteria, "powers": args.powers}
         if args.test_subset is not None:      # absent when unused: earlier folders still match
             identity["test_subset"] = args.test_subset
-        directory = experiment_directory(args.out, NAME, identity)
-        runner = Runner(config, directory / "runs", data_dir=args.data_dir,
+        directory = open_run_directory(args.out, NAME, identity, experiment=True)
+        runner = Runner(config, directory / layout.RUNS, data_dir=args.data_dir,
                         progress=not args.no_progress)
     except DataError as exc:
         raise UsageError(str(exc)) from None
@@ -130,8 +130,8 @@ def run(args) -> int:
     remaining = {}
     seeds = list(range(config.first_seed, config.first_seed + config.seeds))
     for seed in seeds:
-        init = load_tree(runner.seed_dir(seed) / "init.npz")["params"]
-        final = load_tree(level_directory(runner.run_dir, seed, 0) / "params.npz")
+        init = load_tree(runner.seed_dir(seed) / layout.INIT)["params"]
+        final = load_tree(level_directory(runner.run_dir, seed, 0) / layout.PARAMS)
         init_flat, final_flat = flatten(init), flatten(final)
         gradients = first_batch_gradient(init, seed)
         starts = {"init": init_flat,
@@ -176,10 +176,10 @@ def run(args) -> int:
                           f"({treatment.replace('_', ' ')} weights; {len(seeds)} seeds)",
                     ylabel="test accuracy without training (%)",
                     chance=100.0 * float(np.bincount(np.asarray(y_test)).max() / len(y_test)))
-    atomic_write_json(directory / "results.json", results)
+    atomic_write_json(directory / layout.RESULTS, results)
     for treatment in TREATMENTS:
         best = max(results["curves"][treatment].items(), key=lambda kv: kv[1]["peak"]["mean"])
         print(f"{treatment}: best {best[0]} peak {best[1]['peak']['mean']:.1f}% at "
               f"{best[1]['peak']['remaining']:.1f}% remaining")
-    print(f"results: {directory / 'results.json'}")
+    print(f"results: {directory / layout.RESULTS}")
     return 0

@@ -17,14 +17,13 @@ round's criterion) beside its other files.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import jax
 import numpy as np
 
 from lottery_core import criteria, mask_actions
-from lottery_core.checkpoint import flatten, load_tree, save_tree, unflatten
 from lottery_core.loops.protocol import LevelStart, Method
+from lottery_core.store import flatten, layout, level_directory, load_tree, save_tree, unflatten
 
 #: tag of the seed sequence of Zhou et al.'s per-level draws (mask ties, mask-1/mask-0 actions):
 #: the paper's arXiv date (2019-05-06), a constant that only keeps these draws apart from others
@@ -54,8 +53,7 @@ def _round_init(ctx, level: int) -> dict:
     """Dense initial values of round ``level`` (θ_0 for level 0)."""
     if level == 0:
         return flatten(ctx.init_params)
-    return flatten(load_tree(Path(ctx.run_dir) / f"seed_{ctx.seed}" / f"level_{level}"
-                             / "round_init.npz"))
+    return flatten(load_tree(level_directory(ctx.run_dir, ctx.seed, level) / layout.ROUND_INIT))
 
 
 def plan_level(ctx) -> LevelPlan:
@@ -89,7 +87,7 @@ def plan_level(ctx) -> LevelPlan:
         round_init[path] = values.astype(dtype)
         frozen[path] = frozen_values.astype(dtype)
         start[path] = mask_actions.effective_kernel(kept, m, frozen_values).astype(dtype)
-    save_tree(Path(ctx.run_dir) / f"seed_{ctx.seed}" / f"level_{ctx.level}" / "round_init.npz",
+    save_tree(level_directory(ctx.run_dir, ctx.seed, ctx.level) / layout.ROUND_INIT,
               unflatten(round_init))
     return LevelPlan(unflatten(mask), unflatten(start), unflatten(frozen))
 

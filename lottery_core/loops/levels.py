@@ -26,12 +26,12 @@ import numpy as np
 
 from lottery_core import lrr_recipe
 from lottery_core import masks as masks_lib
-from lottery_core.checkpoint import atomic_write_json, flatten, load_tree, save_tree
-from lottery_core.config import ExperimentConfig
-from lottery_core.config.experiment import level_directory, open_run_directory
+from lottery_core.config import UNHASHED, ExperimentConfig
 from lottery_core.loops import registry, workers
 from lottery_core.loops.protocol import LevelContext, LevelStart
 from lottery_core.loops.setup import load_data_and_model
+from lottery_core.store import (atomic_write_json, flatten, layout, level_directory, load_extra,
+                                load_tree, load_tree_like, open_run_directory, save_tree)
 from lottery_core.signs import sign_flip_report
 from lottery_core.train import (Trainer, TrainState, default_step_loop, epoch_batches,
                                 make_optimizer)
@@ -48,33 +48,6 @@ def _index(tree, i):
 
 def _to_numpy(tree):
     return jax.tree_util.tree_map(np.asarray, tree)
-
-
-def save_state(path: Path, state: TrainState, extra: dict) -> None:
-    """Checkpoint: the TrainState leaves in flatten order plus JSON-able ``extra``."""
-    import json
-
-    leaves = jax.tree_util.tree_leaves(state)
-    arrays = {f"leaf_{i:05d}": np.asarray(x) for i, x in enumerate(leaves)}
-    arrays["extra_json"] = np.frombuffer(json.dumps(extra).encode(), dtype=np.uint8)
-    import io
-
-    from lottery_core.checkpoint import atomic_write_bytes
-
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    atomic_write_bytes(path, buffer.getvalue())
-
-
-def load_state(path: Path, template: TrainState) -> tuple[TrainState, dict]:
-    import json
-
-    with np.load(path, allow_pickle=False) as data:
-        extra = json.loads(bytes(data["extra_json"]).decode())
-        leaves, treedef = jax.tree_util.tree_flatten(template)
-        loaded = [jnp.asarray(data[f"leaf_{i:05d}"], dtype=jnp.asarray(t).dtype)
-                  for i, t in enumerate(leaves)]
-    return jax.tree_util.tree_unflatten(treedef, loaded), extra
 
 
 def chunk_bounds(first: int, n_steps: int, every: int, extra_cut: int | None = None):
@@ -127,7 +100,10 @@ class Runner:
         self.eval_every = self.cfg.eval_every or max(1, self.total_steps // 10)
         self.steps_per_epoch = per_epoch
         self.carry_opt = lrr_recipe.carries_optimizer_state(self.cfg)
-        self.run_dir = open_run_directory(self.out, self.config)
+        self.run_dir = open_run_directory(
+            self.out, self.config.method, self.config.identity(),
+            {"resolved": {k: v for k, v in self.config.resolved().to_dict().items()
+                          if k not in UNHASHED}})
         schedule = lrr_recipe.level_schedule(self.cfg, self.total_steps, per_epoch)
         optimizer = make_optimizer(self.cfg.optimizer, momentum=self.cfg.momentum,
                                    nesterov=self.cfg.nesterov,
@@ -169,12 +145,12 @@ class Runner:
 
     # -- per-seed artifacts ------------------------------------------------------------
     def seed_dir(self, seed: int) -> Path:
-        return self.run_dir / f"seed_{seed}"
+        return layout.seed_directory(self.run_dir, seed)
 
     def initial(self, seed: int):
         """θ_0 and the initial model state of ``seed`` (saved once as ``init.npz``)."""
         params, state = jax.jit(self.model.init)(jax.random.PRNGKey(seed))
-        path = self.seed_dir(seed) / "init.npz"
+        path = self.seed_dir(seed) / layout.INIT
         if not path.exists():
             save_tree(path, {"params": params, "model_state": state})
         return _to_numpy(params), _to_numpy(state)
@@ -186,13 +162,13 @@ class Runner:
         if not self.cfg.warmup_epochs:
             params, state = self.initial(seed)
             return params, state, None
-        path, opt_path = self.seed_dir(seed) / "warmup.npz", self.seed_dir(seed) / \
-            "warmup_opt.npz"
+        path, opt_path = self.seed_dir(seed) / layout.WARMUP, self.seed_dir(seed) / \
+            layout.WARMUP_OPT
         if not (path.exists() and opt_path.exists()):
             self.run_warmup(seed)
         tree = load_tree(path)
         params, state = tree["params"], tree.get("model_state", {})
-        opt = lrr_recipe.load_leaves(opt_path, self.trainer.optimizer.init(params))
+        opt = load_tree_like(opt_path, self.trainer.optimizer.init(params))
         return params, state, opt
 
     def run_warmup(self, seed: int) -> None:
@@ -215,11 +191,11 @@ class Runner:
             history.append({"step": b, "train_loss": float(np.mean(np.asarray(losses)))})
         evals = {k: self.trainer.evaluate(train_state.params, train_state.model_state, *xy)
                  for k, xy in self.eval_sets.items()}
-        save_tree(self.seed_dir(seed) / "warmup.npz",
+        save_tree(self.seed_dir(seed) / layout.WARMUP,
                   {"params": _to_numpy(train_state.params),
                    "model_state": _to_numpy(train_state.model_state)})
-        lrr_recipe.save_leaves(self.seed_dir(seed) / "warmup_opt.npz", train_state.opt_state)
-        atomic_write_json(self.seed_dir(seed) / "warmup.json", {
+        save_tree(self.seed_dir(seed) / layout.WARMUP_OPT, train_state.opt_state)
+        atomic_write_json(self.seed_dir(seed) / layout.WARMUP_RECORD, {
             "epochs": self.cfg.warmup_epochs, "steps": n, "history": history,
             **{f"{k}_loss": float(v[0]) for k, v in evals.items()},
             **{f"{k}_accuracy": float(v[1]) for k, v in evals.items()},
@@ -228,16 +204,16 @@ class Runner:
                  f"test {float(evals['test'][1]):.4f} ({time.time() - t0:.1f} s)")
 
     def load_opt_state(self, path: Path, params):
-        return lrr_recipe.load_leaves(path, self.trainer.optimizer.init(params))
+        return load_tree_like(path, self.trainer.optimizer.init(params))
 
     def level_done(self, seed: int, level: int) -> bool:
-        return (level_directory(self.run_dir, seed, level) / "metrics.json").exists()
+        return (level_directory(self.run_dir, seed, level) / layout.METRICS).exists()
 
     def load_level(self, seed: int, level: int):
         d = level_directory(self.run_dir, seed, level)
-        params = load_tree(d / "params.npz")
-        mask = load_tree(d / "mask.npz")
-        state_path = d / "model_state.npz"
+        params = load_tree(d / layout.PARAMS)
+        mask = load_tree(d / layout.MASK)
+        state_path = d / layout.MODEL_STATE
         state = load_tree(state_path) if state_path.exists() else {}
         return params, state, mask
 
@@ -252,13 +228,13 @@ class Runner:
         prev_params, prev_state, prev_mask = self.load_level(seed, level - 1)
         rewind, rewind_opt, prev_opt = None, None, None
         if self.method.needs_rewind_point:
-            rewind = load_tree(self.seed_dir(seed) / "rewind.npz")
+            rewind = load_tree(self.seed_dir(seed) / layout.REWIND)
             if self.carry_opt:
-                rewind_opt = self.load_opt_state(self.seed_dir(seed) / "rewind_opt.npz",
+                rewind_opt = self.load_opt_state(self.seed_dir(seed) / layout.REWIND_OPT,
                                                  rewind["params"])
         if self.carry_opt:
             prev_opt = self.load_opt_state(
-                level_directory(self.run_dir, seed, level - 1) / "opt_state.npz", prev_params)
+                level_directory(self.run_dir, seed, level - 1) / layout.OPT_STATE, prev_params)
         ctx = LevelContext(
             level=level, seed=seed, config=self.config, total_steps=self.total_steps,
             init_params=init_params, init_state=init_state,
@@ -311,9 +287,9 @@ class Runner:
         dirs = [level_directory(self.run_dir, s, level) for s in seeds]
         # resume: every seed's checkpoint must be at the same step to train them together
         records = [{"history": [], "seconds": 0.0} for _ in seeds]
-        ckpts = [d / "checkpoint.npz" for d in dirs]
+        ckpts = [d / layout.CHECKPOINT for d in dirs]
         if any(c.exists() for c in ckpts):
-            loaded = [load_state(c, st) if c.exists() else (st, records[i])
+            loaded = [(load_tree_like(c, st), load_extra(c)) if c.exists() else (st, records[i])
                       for i, (c, st) in enumerate(zip(ckpts, states))]
             steps = {int(s.step) for s, _ in loaded}
             if len(steps) > 1:
@@ -365,7 +341,7 @@ class Runner:
                 self.save_rewind_point(seeds, state, multi)
             if b < first + n_steps:
                 for i, c in enumerate(ckpts):
-                    save_state(c, _index(state, i) if multi else state, records[i])
+                    save_tree(c, _index(state, i) if multi else state, extra=records[i])
             if bar is not None:
                 bar.update(b - a)
         if bar is not None:
@@ -378,22 +354,22 @@ class Runner:
     def save_rewind_point(self, seeds, state, multi) -> None:
         for i, seed in enumerate(seeds):
             s = _index(state, i) if multi else state
-            save_tree(self.seed_dir(seed) / "rewind.npz",
+            save_tree(self.seed_dir(seed) / layout.REWIND,
                       {"params": _to_numpy(s.params), "model_state": _to_numpy(s.model_state)})
             if self.carry_opt:
-                lrr_recipe.save_leaves(self.seed_dir(seed) / "rewind_opt.npz", s.opt_state)
+                save_tree(self.seed_dir(seed) / layout.REWIND_OPT, s.opt_state)
 
     def finish_level(self, seed, level, directory: Path, state: TrainState, prepared, record,
                      first, n_steps, wall) -> None:
         mask, _, init_params, prev_params = prepared
         params = _to_numpy(state.params)
         mask = _to_numpy(state.mask)
-        save_tree(directory / "params.npz", params)
-        save_tree(directory / "mask.npz", mask)
+        save_tree(directory / layout.PARAMS, params)
+        save_tree(directory / layout.MASK, mask)
         if flatten(state.model_state):
-            save_tree(directory / "model_state.npz", _to_numpy(state.model_state))
+            save_tree(directory / layout.MODEL_STATE, _to_numpy(state.model_state))
         if self.carry_opt:
-            lrr_recipe.save_leaves(directory / "opt_state.npz", state.opt_state)
+            save_tree(directory / layout.OPT_STATE, state.opt_state)
         history = record["history"]
         last = history[-1]
         best = min(history, key=lambda h: (h["val_loss"], h["step"]))
@@ -417,8 +393,8 @@ class Runner:
             "seconds": record["seconds"], "wall_seconds_this_process": wall,
             "seed_parallel": self.seed_parallel, "history": history,
         }
-        atomic_write_json(directory / "metrics.json", metrics)
-        checkpoint = directory / "checkpoint.npz"
+        atomic_write_json(directory / layout.METRICS, metrics)
+        checkpoint = directory / layout.CHECKPOINT
         if checkpoint.exists():
             checkpoint.unlink()
         self.log(f"  seed {seed} level {level}: density {density['overall']:.4f} "

@@ -27,9 +27,9 @@ import numpy as np
 
 from lottery_core import lrr_recipe
 from lottery_core import masks as masks_lib
-from lottery_core.checkpoint import flatten, load_tree, unflatten
 from lottery_core.loops.methods import learning_rate_rewinding, rewind_to_step_k
 from lottery_core.loops.protocol import LevelStart, Method
+from lottery_core.store import flatten, layout, level_directory, load_tree, unflatten
 
 
 # ----------------------------------------------------------------------------- BN rewinding
@@ -153,7 +153,7 @@ RANDOM_MASK_METHODS = tuple(
 
 # ----------------------------------------------------------------------------- mask swap
 def reference_mask_path(run_dir: Path, reference_run: str, seed: int, level: int) -> Path:
-    return Path(run_dir).parent / reference_run / f"seed_{seed}" / f"level_{level}" / "mask.npz"
+    return level_directory(Path(run_dir).parent / reference_run, seed, level) / layout.MASK
 
 
 def mask_reference_method(base_method: Method, reference_run: str) -> Method:

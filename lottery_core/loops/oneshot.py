@@ -40,13 +40,13 @@ import numpy as np
 
 from lottery_core import masks as masks_lib
 from lottery_core import reparam as rp
-from lottery_core.checkpoint import (atomic_write_json, flatten, load_tree, read_json, save_tree,
-                                     unflatten)
 from lottery_core.config import ExperimentConfig
-from lottery_core.loops.setup import load_data_and_model
-from lottery_core.loops.levels import load_state, save_state
 from lottery_core.config.oneshot import (ONESHOT_METHODS, TRAINING_FIELDS, OneShotSettings,
-                                         check_training_config, run_hash, run_identity)
+                                         check_training_config, run_identity)
+from lottery_core.loops.setup import load_data_and_model
+from lottery_core.store import (atomic_write_json, flatten, identity_hash, layout, load_extra,
+                                load_tree, load_tree_like, open_run_directory, read_json,
+                                save_tree, unflatten)
 from lottery_core.train import Trainer, epoch_batches, make_optimizer, make_schedule
 
 
@@ -144,28 +144,16 @@ class OneShotRunner:
         self.x_train, self.y_train = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
         self.eval_sets = {"val": (jnp.asarray(data.x_val), jnp.asarray(data.y_val)),
                           "test": (jnp.asarray(data.x_test), jnp.asarray(data.y_test))}
-        self.hash = run_hash(self.config, self.settings)
-        self.run_dir = Path(self.out) / f"{self.method}-{self.hash}"
-        self._open_run_directory()
+        identity = run_identity(self.config, self.settings)
+        self.hash = identity_hash(identity)
+        self.run_dir = open_run_directory(
+            self.out, self.method, identity,
+            {"resolved": {k: v for k, v in self.cfg.to_dict().items() if k in TRAINING_FIELDS},
+             "settings": identity["oneshot"]})
 
     # -- folders ------------------------------------------------------------------------
-    def _open_run_directory(self) -> None:
-        identity = json.loads(json.dumps(run_identity(self.config, self.settings)))
-        record = {"method": self.method, "hash": self.hash, "identity": identity,
-                  "resolved": {k: v for k, v in self.cfg.to_dict().items()
-                               if k in TRAINING_FIELDS},
-                  "settings": identity["oneshot"]}
-        path = self.run_dir / "config.json"
-        if path.exists():
-            existing = read_json(path)
-            if existing.get("identity") != identity or existing.get("method") != self.method:
-                raise ValueError(f"{path} describes a different experiment; refusing to "
-                                 f"overwrite (remove the folder or choose another --out)")
-        else:
-            atomic_write_json(path, record)
-
     def seed_dir(self, seed: int) -> Path:
-        return self.run_dir / f"seed_{seed}"
+        return layout.seed_directory(self.run_dir, seed)
 
     # -- the run ------------------------------------------------------------------------
     def run(self) -> Path:
@@ -181,16 +169,16 @@ class OneShotRunner:
     def run_seed(self, seed: int) -> None:
         d = self.seed_dir(seed)
         wanted = [sparsity_key(s) for s in self.settings.sparsities]
-        metrics_path = d / "metrics.json"
+        metrics_path = d / layout.METRICS
         metrics = read_json(metrics_path) if metrics_path.exists() else None
         if metrics is not None and all(k in metrics["sparsities"] for k in wanted):
             self.log(f"  seed {seed}: finished earlier ({metrics_path}), skipped")
             return
-        if not (d / "training.json").exists():
+        if not (d / layout.TRAINING).exists():
             self.train_seed(seed)
-        training = read_json(d / "training.json")
-        params = load_tree(d / "params.npz")
-        model_state = load_tree(d / "model_state.npz") if (d / "model_state.npz").exists() \
+        training = read_json(d / layout.TRAINING)
+        params = load_tree(d / layout.PARAMS)
+        model_state = load_tree(d / layout.MODEL_STATE) if (d / layout.MODEL_STATE).exists() \
             else {}
         t0 = time.time()
         if metrics is None:
@@ -224,7 +212,7 @@ class OneShotRunner:
         """One-shot magnitude pruning of the trained x (no retraining), then val/test."""
         pruned, masks = rp.magnitude_prune(params, sparsity, scope=self.settings.scope)
         masks = full_masks(masks, params)
-        save_tree(self.seed_dir(seed) / f"mask_{sparsity_key(sparsity)}.npz", masks)
+        save_tree(self.seed_dir(seed) / layout.sparsity_mask(sparsity_key(sparsity)), masks)
         report = masks_lib.density_report(masks, masks_lib.prunable_paths(params))
         return {"sparsity": float(sparsity), **self.evaluate(pruned, model_state),
                 "density": report["overall"],
@@ -235,7 +223,7 @@ class OneShotRunner:
     def initial(self, seed: int):
         """θ_0 of ``seed`` (the engine's: ``model.init(PRNGKey(seed))``), saved once."""
         params, state = self.model.init(jax.random.PRNGKey(seed))
-        path = self.seed_dir(seed) / "init.npz"
+        path = self.seed_dir(seed) / layout.INIT
         if not path.exists():
             save_tree(path, {"params": params, "model_state": state})
         return params, state
@@ -256,9 +244,9 @@ class OneShotRunner:
         opt_state = self.optimizer.init(reparam)
         carry = (reparam, opt_state, model_state)
         record = {"history": [], "seconds": 0.0, "schedule": list(sched)}
-        ckpt = d / "checkpoint.npz"
+        ckpt = d / layout.CHECKPOINT
         if ckpt.exists():
-            carry, record = load_state(ckpt, carry)
+            carry, record = load_tree_like(ckpt, carry), load_extra(ckpt)
             sched = rp.PilotScheduleState(float(record["schedule"][0]),
                                           float(record["schedule"][1]),
                                           int(record["schedule"][2]))
@@ -295,7 +283,7 @@ class OneShotRunner:
                                       **evals})
             record["schedule"] = list(sched)
             if epoch + 1 < self.epochs:
-                save_state(ckpt, carry, record)
+                save_tree(ckpt, carry, extra=record)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(alpha=f"{alpha:.2g}", train=f"{train_accuracy:.4f}",
@@ -304,14 +292,14 @@ class OneShotRunner:
             bar.close()
         reparam, opt_state, model_state = carry
         x = jax.tree.map(np.asarray, rp.collapse(reparam))
-        save_tree(d / "params.npz", x)
+        save_tree(d / layout.PARAMS, x)
         if flatten(model_state):
-            save_tree(d / "model_state.npz", jax.tree.map(np.asarray, model_state))
+            save_tree(d / layout.MODEL_STATE, jax.tree.map(np.asarray, model_state))
         scale = None
         if self.method == "pilot":
             flat_w = flatten(reparam.w)
             picked = {p: m for p, m in flatten(reparam.m).items() if m is not None}
-            save_tree(d / "reparam.npz", {
+            save_tree(d / layout.REPARAM, {
                 "m": unflatten({p: np.asarray(m) for p, m in picked.items()}),
                 "w": unflatten({p: np.asarray(flat_w[p]) for p in picked})})
             a = np.concatenate([np.ravel(v) for v in
@@ -320,7 +308,7 @@ class OneShotRunner:
                      "median": float(np.median(a)), "min": float(a.min()),
                      "max": float(a.max())}
         last = record["history"][-1]
-        atomic_write_json(d / "training.json", {
+        atomic_write_json(d / layout.TRAINING, {
             "method": self.method, "seed": seed, "epochs": self.epochs,
             "steps": self.total_steps, "seconds": record["seconds"],
             "alpha_final": sched.alpha if schedule is not None else 0.0,
@@ -334,7 +322,7 @@ class OneShotRunner:
     # -- summary ------------------------------------------------------------------------
     def write_summary(self, seeds: list[int]) -> dict:
         summary = summarize_run(self.run_dir, seeds)
-        atomic_write_json(self.run_dir / "summary.json", summary)
+        atomic_write_json(self.run_dir / layout.SUMMARY, summary)
         return summary
 
 
@@ -347,8 +335,7 @@ def _stats(values: dict[int, float]) -> dict:
 def summarize_run(run_dir: Path, seeds: list[int] | None = None) -> dict:
     """Mean, sample std (ddof 1) and per-seed values of the dense and pruned accuracies."""
     run_dir = Path(run_dir)
-    files = sorted(run_dir.glob("seed_*/metrics.json"),
-                   key=lambda p: int(p.parent.name.split("_")[1]))
+    files = sorted(run_dir.glob(layout.SEED_METRICS), key=lambda p: layout.seed_of(p.parent))
     records = [read_json(p) for p in files]
     if seeds is not None:
         records = [r for r in records if r["seed"] in seeds]
@@ -369,10 +356,10 @@ def summarize_run(run_dir: Path, seeds: list[int] | None = None) -> dict:
 def collect_oneshot_runs(out: Path) -> dict[str, dict]:
     """``{run folder name: summary}`` for every pilot / oneshot run under ``out``."""
     runs = {}
-    for config_path in sorted(Path(out).glob("*/config.json")):
+    for config_path in sorted(Path(out).glob(layout.RUN_CONFIGS)):
         meta = read_json(config_path)
         if meta.get("method") in ONESHOT_METHODS and \
-                list(config_path.parent.glob("seed_*/metrics.json")):
+                list(config_path.parent.glob(layout.SEED_METRICS)):
             runs[config_path.parent.name] = summarize_run(config_path.parent)
     return runs
 
@@ -407,7 +394,7 @@ def plot_oneshot_runs(out: Path, path: Path | None = None, metric: str = "test_a
     from lottery_core.figures import save_figure
 
     return save_figure(fig, path if path is not None
-                       else Path(out) / "oneshot_accuracy_vs_sparsity.png")
+                       else Path(out) / layout.ONESHOT_FIGURE)
 
 
 def summary_table(summary: dict, metric: str = "test_accuracy") -> str:

@@ -1,0 +1,60 @@
+"""Opening a run folder: write its identity card, or check that it is the same experiment.
+
+Level runs, one-shot runs and named experiments all go through :func:`open_run_directory`:
+the folder is ``OUT/<name>-<hash>/`` (:func:`layout.run_directory`, hash by
+:func:`identity.identity_hash`) and its card (``config.json`` for runs, ``experiment.json``
+for named experiments) records the name, the hash and the identity. A folder whose card
+names another experiment (different name or identity) is refused, so results of different
+configs never mix.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from lottery_core.store import layout
+from lottery_core.store.identity import identity_hash
+from lottery_core.store.io import atomic_write_json, read_json
+
+
+def open_run_directory(out: Path, name: str, identity: dict[str, Any],
+                       record: dict[str, Any] | None = None, *,
+                       experiment: bool = False) -> Path:
+    """Create or check ``OUT/<name>-<hash>/`` and return it.
+
+    Runs (``name`` = method): ``config.json`` = ``{"method", "hash", "identity", **record}``
+    with ``hash = identity_hash(identity)``. Named experiments (``experiment=True``):
+    ``experiment.json`` = ``{"experiment", "hash", "identity", **record}`` with
+    ``hash = identity_hash(identity, namespace=name)``."""
+    digest = identity_hash(identity, namespace=name if experiment else None)
+    name_key, card = ("experiment", layout.EXPERIMENT) if experiment else ("method",
+                                                                           layout.CONFIG)
+    identity = json.loads(json.dumps(identity))          # tuples -> lists, as read back
+    run_dir = layout.run_directory(out, name, digest)
+    path = run_dir / card
+    if path.exists():
+        existing = read_json(path)
+        if existing.get("identity") != identity or existing.get(name_key) != name:
+            raise ValueError(f"{path} describes a different experiment; refusing to overwrite "
+                             f"(remove the folder or choose another --out)")
+    else:
+        atomic_write_json(path, {**(record or {}), name_key: name, "hash": digest,
+                                 "identity": identity})
+    return run_dir
+
+
+def collect_results(runs_dir: Path) -> list[dict]:
+    """Every finished level under ``runs_dir``: the ``metrics.json`` records plus method, hash
+    and run folder name."""
+    records = []
+    for config_path in sorted(Path(runs_dir).glob(layout.RUN_CONFIGS)):
+        meta = read_json(config_path)
+        for metrics_path in sorted(config_path.parent.glob(layout.LEVEL_METRICS)):
+            record = read_json(metrics_path)
+            record.setdefault("method", meta["method"])
+            record["hash"] = meta["hash"]
+            record["run"] = config_path.parent.name
+            records.append(record)
+    return records
