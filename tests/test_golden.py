@@ -61,9 +61,9 @@ RECORD = os.environ.get("LOTTERY_RECORD_GOLDEN", "") not in ("", "0")
 # ----------------------------------------------------------------------------- the CLI
 def run_cli(argv: list[str]) -> int:
     """The one place that knows where the ``lottery`` command line lives."""
-    from lottery_core import cli
+    from lottery_cli import main
 
-    return cli.main(argv)
+    return main.main(argv)
 
 
 # ----------------------------------------------------------------------------- the layout
@@ -260,7 +260,7 @@ LRR = ["--model", "mlp", "--model-options", '{"widths": [16]}', "--data-dir", "{
 ZHOU_SYNTHETIC = ["--dataset", "synthetic", "--train-subset", "300", "--no-progress"]
 ZHOU_MNIST = ["--dataset", "mnist", "--data-dir", "{mnist}", "--train-subset", "600"]
 
-#: today's mask criteria of the level loop (lottery_core.deconstruct.LEVEL_CRITERIA), mask-1
+#: today's mask criteria of the level loop (lottery_core.criteria.LEVEL_CRITERIA), mask-1
 #: and mask-0 actions (lottery_core.mask_actions), as of recording
 LEVEL_CRITERIA = ("large_final", "small_final", "large_init", "small_init",
                   "magnitude_increase", "movement", "random", "large_final_same_sign",

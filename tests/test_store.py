@@ -13,8 +13,8 @@ import numpy as np
 import optax
 import pytest
 
-from lottery_core.experiment import ExperimentConfig
-from lottery_core.oneshot_config import OneShotSettings, run_identity
+from lottery_core.config import ExperimentConfig
+from lottery_core.config.oneshot import OneShotSettings, run_identity
 from lottery_core.store import (EXTRA_KEY, atomic_write_bytes, atomic_write_json,
                                 canonical_json, flatten, identity_hash, layout, leaf_keys,
                                 level_directory, load_extra, load_tree, load_tree_like,
@@ -245,9 +245,9 @@ def test_open_run_directory_writes_or_checks_the_card(tmp_path):
 def test_a_run_folder_of_the_pre_store_code_resumes_to_the_same_numbers(tmp_path, monkeypatch):
     """A level interrupted under the old code (legacy ``checkpoint.npz``, ``opt_state.npz``
     and ``rewind_opt.npz``) resumes and ends exactly where an uninterrupted run ends."""
-    import lottery_core.levels as levels_module
+    import lottery_core.loops.levels as levels_module
     from lottery_core.data import synthetic
-    from lottery_core.levels import Runner
+    from lottery_core.loops.levels import Runner
 
     data = synthetic(n_train=200, n_test=60, input_shape=(8, 8, 1), validation_size=40,
                      noise=1.5)
