@@ -2,7 +2,8 @@
 
 ``lottery run imp --criterion C --mask1 A --mask0 Z`` replaces three steps of IMP:
 
-1. the mask criterion (:mod:`lottery_core.criteria`, per-layer, ``floor`` counts, seeded ties);
+1. the mask criterion (:mod:`lottery_core.sparsity.criteria`, per-layer, ``floor`` counts,
+   seeded ties);
 2. the mask-1 action: the next round's initial values (:func:`mask_actions.mask1_values`),
    chained round to round as in the official code (round k starts from round k−1's values);
 3. the mask-0 action: pruned weights frozen at 0 or at their initial values
@@ -22,11 +23,11 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from lottery_core import criteria, mask_actions
+from lottery_core.sparsity import ZHOU_GRADIENT, criteria, mask_actions
 from lottery_core.checkpoint import flatten, load_tree, save_tree, unflatten
 
 #: criteria usable inside the level loop (snip/grad need g_0 and live in zhou-supermask)
-LEVEL_CRITERIA = tuple(c for c in criteria.CRITERIA if c not in criteria.GRADIENT)
+LEVEL_CRITERIA = tuple(c for c in criteria.CRITERIA if c not in ZHOU_GRADIENT)
 
 
 def is_deconstructed(config) -> bool:

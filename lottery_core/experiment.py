@@ -97,8 +97,8 @@ class ExperimentConfig:
     levels: int = 12
     seeds: int = 3
     first_seed: int = 0
-    criterion: str | None = None      # Zhou et al. mask criterion (lottery_core.criteria)
-    mask1: str = "rewind"             # Zhou et al. mask-1 action (lottery_core.mask_actions)
+    criterion: str | None = None      # Zhou et al. mask criterion (sparsity/criteria.py)
+    mask1: str = "rewind"             # Zhou et al. mask-1 action (sparsity/mask_actions.py)
     mask1_rescale: bool = False       # the *_rescaling variants of the mask-1 actions
     mask0: str = "zero"               # Zhou et al. mask-0 action
     # The LRR paper's recipe (lottery_core/lrr_recipe.py, spec lrr.md §2.2). None = off, so

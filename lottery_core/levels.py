@@ -2,7 +2,7 @@
 
 Level 0 trains the dense network from θ_0 for T steps. Level k ≥ 1 computes its mask from the
 previous level (``Method.next_mask``, default: magnitude pruning of the trained weights with
-exact per-layer counts, :mod:`lottery_core.masks`) and starts training from what
+exact per-layer counts, :mod:`lottery_core.sparsity`) and starts training from what
 ``Method.start`` returns: the weights, the model state, and the window of the learning-rate
 schedule to run, and optionally the optimizer state (``LevelStart.opt_state``; fresh when
 ``None``, which is what every method gets unless the config says ``optimizer_state="carry"``,
@@ -40,8 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lottery_core import lrr_recipe
-from lottery_core import masks as masks_lib
+from lottery_core import lrr_recipe, sparsity
 from lottery_core.checkpoint import atomic_write_json, flatten, load_tree, save_tree
 from lottery_core.experiment import (ExperimentConfig, level_directory, load_data_and_model,
                                      open_run_directory)
@@ -86,15 +85,15 @@ class LevelStart:
 
 def magnitude_next_mask(ctx: LevelContext):
     """Prune the smallest |w| of the previous level's trained weights."""
-    return masks_lib.prune_by_magnitude(ctx.previous_params, ctx.previous_mask, ctx.fractions,
-                                        ctx.config.resolved().allocation)
+    return sparsity.prune_by_magnitude(ctx.previous_params, ctx.previous_mask, ctx.fractions,
+                                       ctx.config.resolved().allocation)
 
 
 def random_next_mask(ctx: LevelContext):
     """Prune uniformly at random among survivors, with the same exact counts as magnitude."""
-    scores = masks_lib.random_scores(ctx.key, ctx.previous_params)
-    return masks_lib.prune(scores, ctx.previous_mask, ctx.fractions,
-                           ctx.config.resolved().allocation)
+    scores = sparsity.random_scores(ctx.key, ctx.previous_params)
+    return sparsity.prune(scores, ctx.previous_mask, ctx.fractions,
+                          ctx.config.resolved().allocation)
 
 
 def rewind_to_init(ctx):
@@ -256,7 +255,7 @@ class Runner:
                                    learning_rate=self.cfg.learning_rate)
         hooks = self.method.trainer_kwargs(self.cfg) if self.method.trainer_kwargs else {}
         params, _ = jax.eval_shape(self.model.init, jax.random.PRNGKey(0))
-        self.paths = masks_lib.prunable_paths(params)
+        self.paths = sparsity.prunable_paths(params)
         recipe = lrr_recipe.recipe_hooks(self.cfg, self.model.apply, self.cfg.dataset,
                                          data.input_shape, per_epoch, self.paths)
         if "param_transform" in recipe and "param_transform" in hooks:
@@ -281,7 +280,7 @@ class Runner:
         self.x_train, self.y_train = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
         self.eval_sets = {"val": (jnp.asarray(data.x_val), jnp.asarray(data.y_val)),
                           "test": (jnp.asarray(data.x_test), jnp.asarray(data.y_test))}
-        self.fractions = masks_lib.layer_fractions(
+        self.fractions = sparsity.layer_fractions(
             params, self.model.num_classes, self.cfg.prune_fraction,
             self.cfg.prune_fraction_conv, self.cfg.prune_fraction_output)
         if self.seed_parallel == "auto":
@@ -325,7 +324,7 @@ class Runner:
         params, state = self.initial(seed)
         n = self.cfg.warmup_epochs * self.steps_per_epoch
         train_state = self.trainer.init_state(
-            params, state, masks_lib.full_mask(params), step=-n,
+            params, state, sparsity.full_mask(params), step=-n,
             rng=jax.random.fold_in(jax.random.PRNGKey(seed), WARMUP_TAG))
         history = []
         for a, b in chunk_bounds(-n, n, self.eval_every):
@@ -367,7 +366,7 @@ class Runner:
         init_params, init_state, init_opt = self.starting_point(seed)
         init_opt = init_opt if self.carry_opt else None
         if level == 0:
-            mask = masks_lib.full_mask(init_params)
+            mask = sparsity.full_mask(init_params)
             start = LevelStart(init_params, init_state, 0, self.total_steps, init_opt)
             return mask, start, init_params, None
         prev_params, prev_state, prev_mask = self.load_level(seed, level - 1)
@@ -602,7 +601,7 @@ class Runner:
         history = record["history"]
         last = history[-1]
         best = min(history, key=lambda h: (h["val_loss"], h["step"]))
-        density = masks_lib.density_report(mask, self.paths)
+        density = sparsity.density_report(mask, self.paths)
         metrics = {
             "method": self.cfg.method, "seed": seed, "level": level,
             "test_accuracy": last["test_accuracy"], "val_accuracy": last["val_accuracy"],

@@ -13,7 +13,7 @@ import pytest
 from lottery_core import cli
 from lottery_core import oneshot as oneshot_lib
 from lottery_core.checkpoint import flatten, load_tree
-from lottery_core.masks import round_half_up
+from lottery_core.sparsity import round_half_up
 
 TINY = ["--model", "mlp", "--model-options", '{"widths": [32]}', "--dataset", "synthetic",
         "--epochs", "4", "--batch-size", "20", "--optimizer", "sgd", "--learning-rate", "0.02",

@@ -51,7 +51,7 @@ def one_shot_masks(criterion, init_flat, final_flat, fractions, powers, seed, gr
     """``{k: flat mask}``: per layer keep base_ℓ^k (``floor`` pruning count, official code)."""
     import numpy as np
 
-    from lottery_core import criteria
+    from lottery_core.sparsity import criteria
 
     masks = {}
     for k in powers:
@@ -68,7 +68,7 @@ def run(args) -> int:
     import numpy as np
     import optax
 
-    from lottery_core import criteria
+    from lottery_core.sparsity import criteria
     from lottery_core.checkpoint import atomic_write_json, flatten, load_tree, unflatten
     from lottery_core.cli import UsageError
     from lottery_core.data import DataError
@@ -76,7 +76,7 @@ def run(args) -> int:
     from lottery_core.experiments._common import (evaluation_subset, experiment_directory,
                                                   mean_std, plot_curves)
     from lottery_core.levels import Runner
-    from lottery_core.supermask import signed_constant_params
+    from lottery_core.sparsity import signed_constant_params
     from lottery_core.train import epoch_batches
 
     unknown = [c for c in args.criteria if c not in criteria.CRITERIA]
