@@ -30,7 +30,6 @@ import numpy as np
 import optax
 
 from lottery_core.sparsity.allocation import SCOPES
-from theory import mirror as mirror_theory
 
 Params = Any
 Selector = Callable[[tuple, Any], bool]
@@ -66,6 +65,8 @@ def reparameterize(params: Params, *, init: str = "pilot", beta: float = 1.0,
     ``init``: ``"pilot"`` (m_0² − w_0² = β, spec §2.1), ``"spred"`` (|m_0| = |w_0|) or ``"ones"``
     (m_0 = 1, w_0 = x). Raises ValueError for an unknown init, β ≤ 0 or no selected leaf.
     """
+    from theory import mirror as mirror_theory     # here: keeps scipy out of engine imports
+
     if init not in INITS:
         raise ValueError(f"unknown init {init!r}; allowed: {', '.join(INITS)}")
     if not np.isfinite(beta) or beta <= 0:
