@@ -4,8 +4,8 @@ Layers are the prunable leaves (named ``kernel``), addressed by their '/'-joined
 ``flatten`` order. Counts are integers rounded by an explicit policy (``rounding``):
 
 * ``"half_up"``: ``floor(x + 1/2)``. A level removing the fraction f of the n surviving weights
-  of a layer removes ``round_half_up(f·n)`` of them [R]; PaI masks keep ``round_half_up(d·P)``
-  (spec nofreeprune.md §5.2); random and ERK masks keep ``round_half_up(d·n)`` per layer.
+  of a layer removes ``round_half_up(f·n)`` of them [R]; pruning-at-initialization masks keep
+  ``round_half_up(d·P)``; random and ERK masks keep ``round_half_up(d·n)`` per layer.
 * ``"floor"``: ``floor(x + 1e-9)``: Zhou et al.'s official code removes ``floor(#unmasked ·
   rate)`` per layer and round (spec zhou.md §3 [C]; the 1e-9 absorbs float error).
 
