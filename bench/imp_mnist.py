@@ -25,7 +25,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from lottery_core import masks  # noqa: E402
+from lottery_core import sparsity  # noqa: E402
 from lottery_core.data import load_dataset  # noqa: E402
 from lottery_core.config import ExperimentConfig  # noqa: E402
 from lottery_core.loops.levels import Runner  # noqa: E402
@@ -41,7 +41,7 @@ def steps_per_second(data, steps: int, seeds: int = 3, repeats: int = 2) -> dict
     states = []
     for s in range(seeds):
         p, st = model.init(jax.random.PRNGKey(s))
-        states.append(trainer.init_state(p, st, masks.full_mask(p)))
+        states.append(trainer.init_state(p, st, sparsity.full_mask(p)))
     idx = np.stack([epoch_batches((s, 0), len(x), 60, 0, steps) for s in range(seeds)])
     stacked = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *states)
     out = {}

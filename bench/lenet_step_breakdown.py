@@ -33,7 +33,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import optax  # noqa: E402
 
-from lottery_core import masks  # noqa: E402
+from lottery_core import sparsity  # noqa: E402
 from lottery_core.data import load_dataset  # noqa: E402
 from lottery_core.models import get_model  # noqa: E402
 from lottery_core.train import Trainer, epoch_batches, make_optimizer, make_schedule  # noqa
@@ -74,7 +74,7 @@ def main() -> None:
     x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
     model = get_model("lenet300")
     params, model_state = model.init(jax.random.PRNGKey(0))
-    mask = masks.full_mask(params)
+    mask = sparsity.full_mask(params)
     batches = jnp.asarray(epoch_batches((0, 0), len(x), BATCH, 0, args.steps))
 
     def trainer_row(optimizer, **kwargs):

@@ -126,7 +126,7 @@ def sign_perturbation_transform(probability: float, every: int, steps_per_epoch:
                                 paths: list[str]) -> Callable:
     """A Trainer ``param_transform``: ``params ⊙ mask``, then, after the last step before a
     perturbation epoch, :func:`perturb_signs` with a key from the state's PRNG key and step."""
-    from lottery_core.masks import apply_mask
+    from lottery_core.sparsity import apply_mask
 
     def transform(params, state):
         params = apply_mask(params, state.mask)

@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from lottery_core.masks import apply_mask
+from lottery_core.sparsity import apply_mask
 
 
 class TrainState(NamedTuple):

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from lottery_core import criteria, mask_actions
+from lottery_core import sparsity
+from lottery_core.sparsity import criteria, mask_actions
 
 
 def _layer(seed=0, shape=(60, 50)):
@@ -16,7 +17,7 @@ def _layer(seed=0, shape=(60, 50)):
     return w_i, w_f
 
 
-@pytest.mark.parametrize("name", [c for c in criteria.CRITERIA if c not in criteria.SINGLE])
+@pytest.mark.parametrize("name", [c for c in criteria.CRITERIA if c not in sparsity.ZHOU_SINGLE])
 @pytest.mark.parametrize("rate", [0.2, 0.1, 0.15])
 def test_every_criterion_prunes_floor_of_rate_times_remaining(name, rate):
     w_i, w_f = _layer()
@@ -28,7 +29,7 @@ def test_every_criterion_prunes_floor_of_rate_times_remaining(name, rate):
         new = criteria.layer_mask(name, w_i, w_f, mask, rate, rng, gradient=grad)
         removed = before - int(new.sum())
         target = int(np.floor(before * rate))
-        if name in criteria.ALIGNED:
+        if name in sparsity.ZHOU_ALIGNED:
             assert abs(removed - target) <= max(1, 1e-4 * before)  # within 0.01% (or one tie)
         else:
             assert removed == target
@@ -46,10 +47,10 @@ def test_large_final_keeps_the_largest_final_magnitudes():
 def test_magnitude_increase_and_movement_scores():
     w_i = np.array([1.0, -2.0, 0.5, -0.1])
     w_f = np.array([3.0, -1.0, -0.5, 0.4])
-    np.testing.assert_allclose(criteria.SCORES["magnitude_increase"](w_i, w_f), [2, -1, 0, 0.3])
-    np.testing.assert_allclose(criteria.SCORES["movement"](w_i, w_f), [2, 1, 1, 0.5])
-    np.testing.assert_allclose(criteria.SCORES["large_final_same_sign"](w_i, w_f), [3, 1, 0, 0])
-    np.testing.assert_allclose(criteria.SCORES["large_final_diff_sign"](w_i, w_f), [0, 0, 0.5, 0.4])
+    np.testing.assert_allclose(sparsity.ZHOU_SCORES["magnitude_increase"](w_i, w_f), [2, -1, 0, 0.3])
+    np.testing.assert_allclose(sparsity.ZHOU_SCORES["movement"](w_i, w_f), [2, 1, 1, 0.5])
+    np.testing.assert_allclose(sparsity.ZHOU_SCORES["large_final_same_sign"](w_i, w_f), [3, 1, 0, 0])
+    np.testing.assert_allclose(sparsity.ZHOU_SCORES["large_final_diff_sign"](w_i, w_f), [0, 0, 0.5, 0.4])
 
 
 def test_large_init_large_final_keeps_the_intersection_of_top_sets():
@@ -126,7 +127,7 @@ def test_bad_inputs_are_named():
         criteria.layer_mask("biggest", w_i, w_f, np.ones_like(w_i, bool), 0.2,
                             np.random.default_rng(0))
     with pytest.raises(ValueError, match=r"\[0, 1\)"):
-        criteria.prune_count(10, 1.0)
+        sparsity.prune_count(10, 1.0, rounding="floor")
     with pytest.raises(ValueError, match="gradient"):
         criteria.layer_mask("snip", w_i, w_f, np.ones_like(w_i, bool), 0.2, np.random.default_rng(0))
 
@@ -234,7 +235,7 @@ def test_schedule_table_with_official_floor_counts(column, model):
     within the claim's ±0.01 pp (plus the 0.05 pp rounding of entries printed with one decimal)."""
     import jax
 
-    from lottery_core import masks
+    from lottery_core import sparsity
     from lottery_core.config import ExperimentConfig
     from lottery_core.store import flatten
     from lottery_core.models import get_model
@@ -242,38 +243,16 @@ def test_schedule_table_with_official_floor_counts(column, model):
     cfg = ExperimentConfig(model=model, dataset="synthetic").resolved()
     spec = get_model(model, input_shape=(28, 28, 1) if model == "lenet300" else (32, 32, 3))
     params, _ = jax.eval_shape(spec.init, jax.random.PRNGKey(0))
-    fractions = masks.layer_fractions(params, 10, cfg.prune_fraction, cfg.prune_fraction_conv,
-                                      cfg.prune_fraction_output)
+    fractions = sparsity.layer_fractions(params, 10, cfg.prune_fraction, cfg.prune_fraction_conv,
+                                         cfg.prune_fraction_output)
     sizes = {p: int(np.prod(flatten(params)[p].shape)) for p in fractions}
     total = sum(sizes.values())
     remaining = dict(sizes)
     for k in range(1, 25):
         for path, rate in fractions.items():
-            remaining[path] -= criteria.prune_count(remaining[path], rate)
+            remaining[path] -= sparsity.prune_count(remaining[path], rate, rounding="floor")
         if k in ZHOU_TABLE:
             expected = ZHOU_TABLE[k][column]
             one_decimal = round(expected, 1) == expected and expected >= 10
             tolerance = 0.01 + (0.05 if one_decimal else 0.005)
             assert 100 * sum(remaining.values()) / total == pytest.approx(expected, abs=tolerance)
-
-
-def test_linear_time_pruning_equals_the_full_sort_with_ties():
-    """``_prune_lowest`` selects by partition; it must remove exactly the entries that a full
-    lexsort by (score, seeded tie-break key) removes, ties and NaN included."""
-    from lottery_core.criteria import _prune_lowest
-
-    draw = np.random.default_rng(0)
-    for trial in range(200):
-        n = int(draw.integers(1, 60))
-        score = draw.integers(0, 4, n).astype(float) if trial % 2 else draw.normal(size=n)
-        if trial % 7 == 0:
-            score[draw.integers(0, n)] = np.nan
-        mask = draw.random(n) < 0.7
-        count = int(draw.integers(0, mask.sum() + 1))
-        alive = np.flatnonzero(mask)
-        tie_break = np.random.default_rng(trial).random(alive.size)
-        expected = mask.copy()
-        expected[alive[np.lexsort((tie_break, score[alive]))[:count]]] = False
-        got = _prune_lowest(score, mask, count, np.random.default_rng(trial))
-        np.testing.assert_array_equal(got, expected)
-        assert got.sum() == mask.sum() - count

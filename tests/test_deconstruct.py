@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lottery_core import criteria
+from lottery_core import sparsity
 from lottery_core.data import synthetic
 from lottery_core.config import ExperimentConfig
 from lottery_core.loops.levels import Runner
@@ -60,7 +60,7 @@ def test_criterion_counts_follow_the_official_floor_rule(tmp_path):
     for path, rate in (("dense_0/kernel", 0.2), ("dense_1/kernel", 0.1)):
         remaining = int(np.prod(level_files(runner, 0)[1][path].shape))
         for level in (1, 2):
-            remaining -= criteria.prune_count(remaining, rate)
+            remaining -= sparsity.prune_count(remaining, rate, rounding="floor")
             assert int(level_files(runner, level)[1][path].sum()) == remaining
 
 

@@ -260,8 +260,8 @@ LRR = ["--model", "mlp", "--model-options", '{"widths": [16]}', "--data-dir", "{
 ZHOU_SYNTHETIC = ["--dataset", "synthetic", "--train-subset", "300", "--no-progress"]
 ZHOU_MNIST = ["--dataset", "mnist", "--data-dir", "{mnist}", "--train-subset", "600"]
 
-#: today's mask criteria of the level loop (lottery_core.criteria.LEVEL_CRITERIA), mask-1
-#: and mask-0 actions (lottery_core.mask_actions), as of recording
+#: today's mask criteria of the level loop (lottery_core.sparsity.LEVEL_CRITERIA), mask-1
+#: and mask-0 actions (lottery_core.sparsity.mask_actions), as of recording
 LEVEL_CRITERIA = ("large_final", "small_final", "large_init", "small_init",
                   "magnitude_increase", "movement", "random", "large_final_same_sign",
                   "large_final_diff_sign", "magnitude_increase_same_sign",

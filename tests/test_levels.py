@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lottery_core import masks
+from lottery_core import sparsity
 from lottery_core.data import synthetic
 from lottery_core.config import ExperimentConfig
 from lottery_core.loops.levels import Runner
@@ -77,7 +77,7 @@ def test_wr_rewinds_to_theta_k_saved_at_step_k(runs):
     assert (start.first_step, start.n_steps) == (7, 23)
     # θ_k really is the dense network after k = 7 steps of level 0
     trainer = runner.trainer
-    state = trainer.init_state(init_params, {}, masks.full_mask(init_params),
+    state = trainer.init_state(init_params, {}, sparsity.full_mask(init_params),
                                rng=jax.random.fold_in(jax.random.PRNGKey(0), 0))
     idx = epoch_batches((0, 0), len(DATA.x_train), 20, 0, 7)
     state, _ = trainer.run_steps(state, runner.x_train, runner.y_train, jnp.asarray(idx))
@@ -235,7 +235,7 @@ def test_a_plugged_in_method_runs_through_the_same_loop(tmp_path):
     def magnitude_increase(ctx):
         scores = jax.tree_util.tree_map(lambda f, i: np.abs(f) - np.abs(i),
                                         ctx.previous_params, ctx.init_params)
-        return masks.prune(scores, ctx.previous_mask, ctx.fractions)
+        return sparsity.prune(scores, ctx.previous_mask, ctx.fractions)
 
     register_method(Method("test-magnitude-increase", rewind_to_init,
                            next_mask=magnitude_increase))

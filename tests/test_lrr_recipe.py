@@ -7,9 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lottery_core import lrr_recipe
+from lottery_core import lrr_recipe, sparsity
 from lottery_core.config import ExperimentConfig
-from lottery_core.loops import lrr_methods
 from lottery_core.store import load_tree_like, save_tree
 from lottery_core.train import Trainer, make_optimizer, make_schedule
 
@@ -119,25 +118,25 @@ def test_perturbation_epochs_and_the_trainer_hook():
 
 def test_balanced_and_erk_counts_are_exact():
     sizes = {"a": 100, "b": 30, "c": 1000}
-    counts = lrr_methods.balanced_counts(sizes, 400)
+    counts = sparsity.balanced_counts(sizes, 400)
     assert counts == {"a": 100, "b": 30, "c": 270}          # capped layers stay full
-    counts = lrr_methods.balanced_counts(sizes, 200)
+    counts = sparsity.balanced_counts(sizes, 200)
     assert sum(counts.values()) == 200 and counts["b"] == 30 and abs(counts["a"] - counts["c"]) <= 1
     params = {"conv": {"kernel": np.zeros((3, 3, 16, 32))}, "fc": {"kernel": np.zeros((32, 10))}}
-    erk = lrr_methods.erk_counts(params, 1000, ["conv/kernel", "fc/kernel"])
+    erk = sparsity.erk_counts(params, 1000, ["conv/kernel", "fc/kernel"])
     assert sum(erk.values()) == 1000 and erk["fc/kernel"] <= 320
-    fit = lrr_methods.fit_counts({"a": 50, "b": 50}, {"a": 10, "b": 100}, 60)
+    fit = sparsity.fit_counts({"a": 50, "b": 50}, {"a": 10, "b": 100}, 60)
     assert fit == {"a": 10, "b": 50}
     with pytest.raises(ValueError, match="cannot keep"):
-        lrr_methods.balanced_counts(sizes, 2000)
+        sparsity.balanced_counts(sizes, 2000)
 
 
 def test_random_nested_mask_keeps_survivors_only():
     rng = np.random.default_rng(1)
     params = {"l": {"kernel": rng.standard_normal((20, 30))}}
     alive = rng.random((20, 30)) < 0.6
-    new = lrr_methods.random_nested_mask(jax.random.PRNGKey(0), params,
-                                         {"l": {"kernel": alive}}, {"l/kernel": 100})
+    new = sparsity.random_mask_with_counts(jax.random.PRNGKey(0), params, {"l/kernel": 100},
+                                           within={"l": {"kernel": alive}})
     kept = np.asarray(new["l"]["kernel"])
     assert kept.sum() == 100 and not np.any(kept & ~alive)
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lottery_core import masks
+from lottery_core import sparsity
 from lottery_core.models import get_model
 from lottery_core.store import flatten
 
@@ -26,15 +26,15 @@ def expected_kept(n: int, fraction: float, levels: int) -> int:
 
 
 def test_exact_counts_and_densities_after_twelve_levels(lenet_params):
-    fractions = masks.layer_fractions(lenet_params, 10, dense=0.2, output=0.1)
+    fractions = sparsity.layer_fractions(lenet_params, 10, dense=0.2, output=0.1)
     assert fractions == {"dense_0/kernel": 0.2, "dense_1/kernel": 0.2, "dense_2/kernel": 0.1}
-    mask = masks.full_mask(lenet_params)
+    mask = sparsity.full_mask(lenet_params)
     rng = np.random.default_rng(0)
     for level in range(1, 13):
         # fresh random scores every level, as after retraining
         scores = jax.tree_util.tree_map(lambda p: rng.standard_normal(np.shape(p)), lenet_params)
-        mask = masks.prune(scores, mask, fractions)
-        report = masks.density_report(mask)
+        mask = sparsity.prune(scores, mask, fractions)
+        report = sparsity.density_report(mask)
         for path, fraction in fractions.items():
             n = np.size(flatten(lenet_params)[path])
             assert report["layers"][path]["kept"] == expected_kept(n, fraction, level)
@@ -49,30 +49,30 @@ def test_exact_counts_and_densities_after_twelve_levels(lenet_params):
 
 
 def test_uniform_pruning_density_is_point_eight_to_the_L(lenet_params):
-    fractions = masks.layer_fractions(lenet_params, 10, dense=0.2)
-    mask = masks.full_mask(lenet_params)
+    fractions = sparsity.layer_fractions(lenet_params, 10, dense=0.2)
+    mask = sparsity.full_mask(lenet_params)
     for _ in range(8):
-        mask = masks.prune_by_magnitude(lenet_params, mask, fractions)
-    assert abs(masks.density_report(mask)["overall"] - 0.8 ** 8) < 1e-4
+        mask = sparsity.prune_by_magnitude(lenet_params, mask, fractions)
+    assert abs(sparsity.density_report(mask)["overall"] - 0.8 ** 8) < 1e-4
 
 
 def test_ties_are_broken_by_position_and_counts_stay_exact():
     scores = {"w": {"kernel": np.ones((4, 5))}}
-    mask = masks.full_mask(scores)
-    new = masks.prune_layerwise(scores, mask, {"w/kernel": 0.3})
+    mask = sparsity.full_mask(scores)
+    new = sparsity.prune(scores, mask, {"w/kernel": 0.3})
     kept = new["w"]["kernel"].ravel()
     # 20 equal scores, round(0.3 * 20) = 6 removed: the last 6 positions (ties keep low index)
     assert kept.sum() == 14
     assert kept[:14].all() and not kept[14:].any()
     # a threshold rule "prune score <= 6th smallest" would remove all 20 here
-    assert masks.prune_count(20, 0.3) == 6
-    assert masks.prune_count(5, 0.5) == 3       # round half up, not banker's rounding
+    assert sparsity.prune_count(20, 0.3) == 6
+    assert sparsity.prune_count(5, 0.5) == 3       # round half up, not banker's rounding
 
 
 def test_pruned_weights_stay_pruned_and_lowest_scores_go():
     scores = {"a": {"kernel": np.array([5.0, -1.0, 3.0, 0.5, 4.0, 2.0])}}
     mask = {"a": {"kernel": np.array([True, True, True, False, True, True])}}
-    new = masks.prune_layerwise(masks.magnitude_scores(scores), mask, {"a/kernel": 0.4})
+    new = sparsity.prune(sparsity.magnitude_scores(scores), mask, {"a/kernel": 0.4})
     # 5 alive, remove 2: |-1| = 1 and 2; the dead entry stays dead
     np.testing.assert_array_equal(new["a"]["kernel"], [True, False, True, False, True, False])
 
@@ -80,13 +80,13 @@ def test_pruned_weights_stay_pruned_and_lowest_scores_go():
 def test_global_allocation_pools_layers():
     scores = {"a": {"kernel": np.array([1.0, 2.0, 3.0])},
               "b": {"kernel": np.array([10.0, 20.0, 0.5, 30.0])}}
-    mask = masks.full_mask(scores)
-    new = masks.prune(scores, mask, {"a/kernel": 0.5, "b/kernel": 0.5}, "global")
+    mask = sparsity.full_mask(scores)
+    new = sparsity.prune(scores, mask, {"a/kernel": 0.5, "b/kernel": 0.5}, "global")
     # 7 weights, remove round(3.5) = 4 lowest overall: 0.5, 1, 2, 3
     np.testing.assert_array_equal(new["a"]["kernel"], [False, False, False])
     np.testing.assert_array_equal(new["b"]["kernel"], [True, True, False, True])
     with pytest.raises(ValueError, match="one fraction"):
-        masks.prune(scores, mask, {"a/kernel": 0.5, "b/kernel": 0.2}, "global")
+        sparsity.prune(scores, mask, {"a/kernel": 0.5, "b/kernel": 0.2}, "global")
 
 
 @settings(max_examples=40, deadline=None)
@@ -95,7 +95,7 @@ def test_property_exact_count_and_order(n, fraction, seed):
     rng = np.random.default_rng(seed)
     values = rng.integers(0, 5, n).astype(float)     # many ties
     tree = {"l": {"kernel": values}}
-    new = masks.prune_layerwise(tree, masks.full_mask(tree), {"l/kernel": fraction})
+    new = sparsity.prune(tree, sparsity.full_mask(tree), {"l/kernel": fraction})
     kept = new["l"]["kernel"]
     assert kept.sum() == n - int(np.floor(fraction * n + 0.5))
     if kept.any() and (~kept).any():
@@ -105,35 +105,35 @@ def test_property_exact_count_and_order(n, fraction, seed):
 def test_random_masks_layerwise_global_and_erk(lenet_params):
     key = jax.random.PRNGKey(3)
     dens = {"dense_0/kernel": 0.1, "dense_1/kernel": 0.5, "dense_2/kernel": 0.9}
-    m = masks.random_mask_layerwise(key, lenet_params, dens)
-    report = masks.density_report(m)
+    m = sparsity.random_mask_layerwise(key, lenet_params, dens)
+    report = sparsity.density_report(m)
     assert report["layers"]["dense_0/kernel"]["kept"] == 23520
     assert report["layers"]["dense_1/kernel"]["kept"] == 15000
     assert report["layers"]["dense_2/kernel"]["kept"] == 900
-    again = masks.random_mask_layerwise(key, lenet_params, dens)
+    again = sparsity.random_mask_layerwise(key, lenet_params, dens)
     np.testing.assert_array_equal(m["dense_0"]["kernel"], again["dense_0"]["kernel"])
-    other = masks.random_mask_layerwise(jax.random.PRNGKey(4), lenet_params, dens)
+    other = sparsity.random_mask_layerwise(jax.random.PRNGKey(4), lenet_params, dens)
     assert (m["dense_0"]["kernel"] != other["dense_0"]["kernel"]).any()
 
-    g = masks.random_mask_global(key, lenet_params, 0.2)
-    assert masks.density_report(g)["kept"] == int(np.floor(0.2 * 266200 + 0.5))
+    g = sparsity.random_mask_global(key, lenet_params, 0.2)
+    assert sparsity.density_report(g)["kept"] == int(np.floor(0.2 * 266200 + 0.5))
 
-    erk = masks.erk_densities(lenet_params, 0.1)
+    erk = sparsity.erk_densities(lenet_params, 0.1)
     total = sum(erk[p] * np.size(flatten(lenet_params)[p]) for p in erk)
     assert abs(total - 0.1 * 266200) < 1e-6 * 266200
     assert erk["dense_2/kernel"] == 1.0                # the small output layer saturates
     # ERK density of a layer ∝ (fan_in + fan_out) / (fan_in * fan_out) when not saturated
     ratio = erk["dense_0/kernel"] / erk["dense_1/kernel"]
     assert abs(ratio - (1084 / 235200) / (400 / 30000)) < 1e-12
-    e = masks.random_mask_erk(key, lenet_params, 0.1)
-    assert abs(masks.density_report(e)["overall"] - 0.1) < 1e-4
+    e = sparsity.random_mask_erk(key, lenet_params, 0.1)
+    assert abs(sparsity.density_report(e)["overall"] - 0.1) < 1e-4
 
 
 def test_bad_fraction_and_nan_scores_raise():
     tree = {"l": {"kernel": np.array([1.0, np.nan])}}
     with pytest.raises(ValueError, match=r"\[0, 1\)"):
-        masks.prune_layerwise(tree, masks.full_mask(tree), {"l/kernel": 1.0})
+        sparsity.prune(tree, sparsity.full_mask(tree), {"l/kernel": 1.0})
     with pytest.raises(ValueError, match="NaN"):
-        masks.prune_layerwise(tree, masks.full_mask(tree), {"l/kernel": 0.5})
+        sparsity.prune(tree, sparsity.full_mask(tree), {"l/kernel": 0.5})
     with pytest.raises(ValueError, match="unknown layers"):
-        masks.prune_layerwise(tree, masks.full_mask(tree), {"x/kernel": 0.5})
+        sparsity.prune(tree, sparsity.full_mask(tree), {"x/kernel": 0.5})

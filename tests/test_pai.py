@@ -1,4 +1,4 @@
-"""lottery_core.pai: PaI scores against brute-force finite differences and independent
+"""lottery_core.sparsity.pai: PaI scores against brute-force finite differences and independent
 autodiff on a tiny 2-layer net (float64, tolerance 1e-6), and the exact-count masks."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ import pytest
 import jax
 import jax.numpy as jnp
 
-from lottery_core import pai
+from lottery_core import sparsity
+from lottery_core.sparsity import pai
 
 TOL = 1e-6
 
@@ -55,13 +56,13 @@ def test_snip_matches_finite_difference_of_mask_gradient():
         params, x, y = _tiny()
         theta = _kernels(params)
         def loss_of_gates(c):
-            return float(pai.cross_entropy(_apply(_with_kernels(params, theta * c), {}, x, True)[0], y))
+            return float(sparsity.cross_entropy(_apply(_with_kernels(params, theta * c), {}, x, True)[0], y))
         ref = np.abs(_central_diff(loss_of_gates, np.ones_like(theta)))
         ref /= ref.sum()
-        got = _kernels(pai.snip_scores(params, {}, _apply, x, y))
+        got = _kernels(sparsity.snip_scores(params, {}, _apply, x, y))
         np.testing.assert_allclose(got, ref, atol=TOL, rtol=0)
         # non-prunable leaves score zero
-        assert float(jnp.abs(pai.snip_scores(params, {}, _apply, x, y)["dense_0"]["bias"]).sum()) == 0.0
+        assert float(jnp.abs(sparsity.snip_scores(params, {}, _apply, x, y)["dense_0"]["bias"]).sum()) == 0.0
 
 
 def test_grasp_matches_full_hessian_and_finite_differences():
@@ -70,7 +71,7 @@ def test_grasp_matches_full_hessian_and_finite_differences():
         params, x, y = _tiny(1)
         theta = _kernels(params)
         def loss_flat(th):
-            return pai.cross_entropy(_apply(_with_kernels(params, th), {}, x, True)[0] / T, y)
+            return sparsity.cross_entropy(_apply(_with_kernels(params, th), {}, x, True)[0] / T, y)
         g = np.asarray(jax.grad(loss_flat)(jnp.asarray(theta)))
         hessian = np.asarray(jax.hessian(loss_flat)(jnp.asarray(theta)))   # independent autodiff
         ref = theta * (hessian @ g)
@@ -82,7 +83,7 @@ def test_grasp_matches_full_hessian_and_finite_differences():
         hg_fd = (grad_np(theta + step * g_fd) - grad_np(theta - step * g_fd)) / (2 * step)
         fd = theta * hg_fd
         fd_norm = fd / (abs(fd.sum()) + 1e-10)
-        got = _kernels(pai.grasp_scores(params, {}, _apply, x, y, temperature=T))
+        got = _kernels(sparsity.grasp_scores(params, {}, _apply, x, y, temperature=T))
         np.testing.assert_allclose(got, ref_norm, atol=TOL, rtol=0)
         np.testing.assert_allclose(got, fd_norm, atol=TOL, rtol=0)
 
@@ -96,7 +97,7 @@ def test_synflow_matches_finite_difference_and_ignores_data():
         def r_of_gates(c):
             return float(jnp.sum(_apply(_with_kernels(abs_params, np.abs(theta) * c), {}, ones, False)[0]))
         ref = np.abs(_central_diff(r_of_gates, np.ones_like(theta)))
-        got = _kernels(pai.synflow_scores(params, {}, _apply, (3,)))
+        got = _kernels(sparsity.synflow_scores(params, {}, _apply, (3,)))
         np.testing.assert_allclose(got, ref, atol=TOL, rtol=0)
         m1 = pai.prune_at_init("synflow", params, {}, _apply, 0.4, x=x, rounds=5)
         m2 = pai.prune_at_init("synflow", params, {}, _apply, 0.4, x=x * 100 + 3, rounds=5)
@@ -112,7 +113,7 @@ def test_iterative_synflow_against_reference_loop():
         mask = np.ones(P, bool)
         for r in range(1, rounds + 1):
             masked = _with_kernels(params, _kernels(params) * mask)
-            s = _kernels(pai.synflow_scores(masked, {}, _apply, (3,)))
+            s = _kernels(sparsity.synflow_scores(masked, {}, _apply, (3,)))
             s = np.where(mask, s, -np.inf)
             k = int(np.floor(density ** (r / rounds) * P + 0.5))
             order = np.argsort(-s, kind="stable")
@@ -121,13 +122,13 @@ def test_iterative_synflow_against_reference_loop():
             mask = new
         got = pai.synflow_mask(params, {}, _apply, (3,), density, rounds=rounds)
         np.testing.assert_array_equal(_kernels(got), mask)
-        one_shot = pai.scores_to_mask(pai.synflow_scores(params, {}, _apply, (3,)), params, density)
+        one_shot = sparsity.scores_to_mask(sparsity.synflow_scores(params, {}, _apply, (3,)), params, density)
         rounds_1 = pai.synflow_mask(params, {}, _apply, (3,), density, rounds=1)
         np.testing.assert_array_equal(_kernels(rounds_1), _kernels(one_shot))
 
 
 @pytest.mark.parametrize("method", pai.METHODS)
-@pytest.mark.parametrize("scope", pai.SCOPES)
+@pytest.mark.parametrize("scope", sparsity.SCOPES)
 def test_masks_have_exact_counts(method, scope):
     params, x, y = _tiny(4)
     for density in (0.05, 0.3, 0.5, 1.0):
@@ -135,17 +136,17 @@ def test_masks_have_exact_counts(method, scope):
                                  key=jax.random.PRNGKey(0), scope=scope, rounds=3)
         assert bool(jnp.all(mask["dense_0"]["bias"])) and bool(jnp.all(mask["dense_1"]["bias"]))
         if scope == "global":
-            assert int(_kernels(mask).sum()) == pai.kept_count(density, 24)
+            assert int(_kernels(mask).sum()) == sparsity.kept_count(density, 24)
         else:
-            assert int(mask["dense_0"]["kernel"].sum()) == pai.kept_count(density, 12)
-            assert int(mask["dense_1"]["kernel"].sum()) == pai.kept_count(density, 12)
+            assert int(mask["dense_0"]["kernel"].sum()) == sparsity.kept_count(density, 12)
+            assert int(mask["dense_1"]["kernel"].sum()) == sparsity.kept_count(density, 12)
         assert mask["dense_0"]["kernel"].dtype == jnp.bool_
 
 
 def test_ties_broken_towards_earlier_coordinates():
     params, _, _ = _tiny(5)
     flat_scores = jax.tree_util.tree_map(jnp.ones_like, params)
-    mask = pai.scores_to_mask(flat_scores, params, 0.25)          # keep 6 of 24
+    mask = sparsity.scores_to_mask(flat_scores, params, 0.25)          # keep 6 of 24
     assert _kernels(mask).tolist() == [True] * 6 + [False] * 18
     # magnitude masks keep the largest |theta|
     mag = pai.prune_at_init("magnitude", params, {}, _apply, 0.5)
@@ -156,7 +157,8 @@ def test_ties_broken_towards_earlier_coordinates():
 def test_random_masks_vmap_over_keys_and_differ():
     params, _, _ = _tiny(6)
     keys = jax.random.split(jax.random.PRNGKey(1), 4)
-    masks = jax.vmap(lambda k: pai.scores_to_mask(pai.random_scores(params, key=k), params, 0.5))(keys)
+    masks = jax.vmap(lambda k: sparsity.scores_to_mask(
+        sparsity.random_scores(k, params, distribution="normal"), params, 0.5))(keys)
     kernels = np.asarray(masks["dense_0"]["kernel"]).reshape(4, -1)
     assert (kernels.sum(1) + np.asarray(masks["dense_1"]["kernel"]).reshape(4, -1).sum(1) == 12).all()
     assert len({k.tobytes() for k in kernels}) > 1

@@ -12,7 +12,7 @@ import pytest
 
 import lottery_cli.main as cli
 from lottery_core.loops import oneshot as oneshot_lib
-from lottery_core.masks import round_half_up
+from lottery_core.sparsity import round_half_up
 from lottery_core.store import flatten, load_tree
 
 TINY = ["--model", "mlp", "--model-options", '{"widths": [32]}', "--dataset", "synthetic",

@@ -1,4 +1,4 @@
-"""lottery_core.reparam: m ⊙ w of a params pytree, PILoT / spred inits, penalty, training step,
+"""lottery_core.sparsity.reparam: m ⊙ w of a params pytree, PILoT / spred inits, penalty, training step,
 Algorithm 1's α schedule and final magnitude pruning, on a tiny MLP defined here."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import numpy as np
 import optax
 import pytest
 
-from lottery_core import reparam as rp
-from lottery_core.masks import round_half_up
+from lottery_core.sparsity import reparam as rp
+from lottery_core.sparsity import round_half_up
 
 
 def mlp_init(key, sizes=(6, 16, 3)):
@@ -166,7 +166,7 @@ def test_magnitude_pruning_exact_counts_global_and_layerwise(params):
             assert int(masks_l[k]["kernel"].sum()) == size - round_half_up(sparsity * size)
     ties = {"a": {"kernel": jnp.array([1.0, -1.0, 1.0, 2.0])}}
     pruned, masks = rp.magnitude_prune(ties, 0.5)
-    # masks.py's tie rule: among equal |x| the lower flat index is kept
+    # sparsity's tie rule: among equal |x| the lower flat index is kept
     np.testing.assert_array_equal(masks["a"]["kernel"], [True, False, False, True])
     np.testing.assert_array_equal(pruned["a"]["kernel"], [1.0, 0.0, 0.0, 2.0])
     _, half = rp.magnitude_prune({"a": {"kernel": jnp.arange(1.0, 6.0)}}, 0.5)

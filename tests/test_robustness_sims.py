@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 
 import lottery_cli.main as cli
-from lottery_core import pai
+from lottery_core import sparsity
 from sims.robustness import experiments as rx
 from sims.robustness import training as rt
 
@@ -98,7 +98,8 @@ def _problem(seed=0, n=96, d=6, width=8):
 
 def test_pruned_weights_never_move_and_vmap_matches_single_runs():
     params, x, y = _problem()
-    masks = [pai.prune_at_init("random", params, {}, rt.mlp_apply, dens, key=jax.random.PRNGKey(i))
+    masks = [sparsity.prune_at_init("random", params, {}, rt.mlp_apply, dens,
+                                    key=jax.random.PRNGKey(i))
              for i, dens in enumerate((0.3, 0.7))]
     keys = jax.random.split(jax.random.PRNGKey(5), 2)
     final, records = rt.train_many(rt.stack([params, params]), rt.stack(masks), jnp.stack([x, x]),
@@ -143,14 +144,14 @@ def test_width_mask_equals_a_narrow_network():
     narrow = {"dense_0": {"kernel": wide["dense_0"]["kernel"][:, :5], "bias": wide["dense_0"]["bias"][:5]},
               "dense_1": {"kernel": wide["dense_1"]["kernel"][:5], "bias": wide["dense_1"]["bias"]}}
     x = jax.random.normal(key, (7, 4))
-    np.testing.assert_allclose(rt.mlp_apply(pai.apply_mask(wide, mask), {}, x, False)[0],
+    np.testing.assert_allclose(rt.mlp_apply(sparsity.apply_mask(wide, mask), {}, x, False)[0],
                                rt.mlp_apply(narrow, {}, x, False)[0], rtol=1e-6, atol=1e-6)
 
 
 def test_lipschitz_estimates_are_ordered():
     key = jax.random.PRNGKey(4)
     params = rt.init_mlp(key, (6, 32, 32, 1))
-    mask = pai.prune_at_init("random", params, {}, rt.mlp_apply, 0.5, key=key)
+    mask = sparsity.prune_at_init("random", params, {}, rt.mlp_apply, 0.5, key=key)
     x = rx.gaussian_inputs(key, 50, 6)
     upper = float(rt.operator_norm_product(params, mask))
     grads = rt.input_gradient_norms(params, mask, x)

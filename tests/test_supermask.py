@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lottery_core import supermask
+from lottery_core.sparsity import supermask
 
 
 def _params(key):

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lottery_core import masks
+from lottery_core import sparsity
 from lottery_core.data import synthetic
 from lottery_core.models import get_model
 from lottery_core.train import Trainer, epoch_batches, make_optimizer, make_schedule
@@ -20,8 +20,8 @@ def setup():
     model = get_model("mlp", widths=(32,), input_shape=(8, 8, 1))
     params, state = model.init(jax.random.PRNGKey(0))
     params = jax.tree_util.tree_map(np.asarray, params)
-    fractions = masks.layer_fractions(params, 10, dense=0.5)
-    mask = masks.prune_by_magnitude(params, masks.full_mask(params), fractions)
+    fractions = sparsity.layer_fractions(params, 10, dense=0.5)
+    mask = sparsity.prune_by_magnitude(params, sparsity.full_mask(params), fractions)
     return data, model, params, state, mask
 
 
@@ -126,7 +126,7 @@ def test_vmap_over_seeds_equals_one_by_one(setup):
     states, idx = [], []
     for s in range(2):
         p, st = model.init(jax.random.PRNGKey(s))
-        states.append(trainer.init_state(p, st, masks.full_mask(p)))
+        states.append(trainer.init_state(p, st, sparsity.full_mask(p)))
         idx.append(epoch_batches((s,), len(x), 20, 0, 15))
     stacked = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *states)
     together, _ = trainer.run_steps_seeds(stacked, x, y, jnp.asarray(np.stack(idx)))

@@ -245,7 +245,7 @@ def _check_pruning(c) -> None:
 def _check_zhou(c) -> None:
     """Criterion and mask-1 / mask-0 action names (spec zhou.md §1); the actions apply to
     imp (rewinding) only."""
-    from lottery_core import criteria, mask_actions
+    from lottery_core.sparsity import criteria, mask_actions
 
     level_criteria = criteria.LEVEL_CRITERIA
     if c.criterion is not None and c.criterion not in level_criteria:

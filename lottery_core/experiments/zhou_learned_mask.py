@@ -1,7 +1,7 @@
 """Zhou et al. 2019 §5: learned supermasks, training only a Bernoulli mask over frozen weights.
 
 Weights (and the zero biases) stay at their random initialization; one logit per kernel entry
-is trained with the straight-through estimator (``lottery_core.supermask``): SGD with momentum
+is trained with the straight-through estimator (``sparsity.supermask``): SGD with momentum
 0.9, learning rate 100, batch 250 (the official README's FC settings [C]). Options: signed
 constants (sign(w)·std(w)), dynamic weight rescaling (DWR), the ``round`` mask variant, the
 sigmoid-bias initialization. Test accuracy is the mean over 10 mask samples (spec §6.3 [C]);
@@ -69,7 +69,7 @@ def run(args) -> int:
     import numpy as np
     import optax
 
-    from lottery_core import supermask
+    from lottery_core.sparsity import supermask
     from lottery_core.data import DataError, load_dataset
     from lottery_core.errors import UsageError
     from lottery_core.experiments._common import evaluation_subset, mean_std

@@ -51,7 +51,7 @@ def one_shot_masks(criterion, init_flat, final_flat, fractions, powers, seed, gr
     """``{k: flat mask}``: per layer keep base_ℓ^k (``floor`` pruning count, official code)."""
     import numpy as np
 
-    from lottery_core import criteria
+    from lottery_core.sparsity import criteria
 
     masks = {}
     for k in powers:
@@ -68,15 +68,14 @@ def run(args) -> int:
     import numpy as np
     import optax
 
-    from lottery_core import criteria
     from lottery_core.config import ExperimentConfig
     from lottery_core.data import DataError
     from lottery_core.errors import UsageError
     from lottery_core.experiments._common import evaluation_subset, mean_std, plot_curves
     from lottery_core.loops.levels import Runner
+    from lottery_core.sparsity import criteria, signed_constant_params
     from lottery_core.store import (atomic_write_json, flatten, layout, level_directory,
                                     load_tree, open_run_directory, unflatten)
-    from lottery_core.supermask import signed_constant_params
     from lottery_core.train import epoch_batches
 
     unknown = [c for c in args.criteria if c not in criteria.CRITERIA]

@@ -2,7 +2,8 @@
 
 ``lottery run imp --criterion C --mask1 A --mask0 Z`` replaces three steps of IMP:
 
-1. the mask criterion (:mod:`lottery_core.criteria`, per-layer, ``floor`` counts, seeded ties);
+1. the mask criterion (:mod:`lottery_core.sparsity.criteria`, per-layer, ``floor`` counts,
+   seeded ties);
 2. the mask-1 action: the next round's initial values (:func:`mask_actions.mask1_values`),
    chained round to round as in the official code (round k starts from round k−1's values);
 3. the mask-0 action: pruned weights frozen at 0 or at their initial values
@@ -21,8 +22,8 @@ import dataclasses
 import jax
 import numpy as np
 
-from lottery_core import criteria, mask_actions
 from lottery_core.loops.protocol import LevelStart, Method
+from lottery_core.sparsity import criteria, mask_actions
 from lottery_core.store import flatten, layout, level_directory, load_tree, save_tree, unflatten
 
 #: tag of the seed sequence of Zhou et al.'s per-level draws (mask ties, mask-1/mask-0 actions):

@@ -24,15 +24,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lottery_core import lrr_recipe
-from lottery_core import masks as masks_lib
+from lottery_core import lrr_recipe, sparsity
 from lottery_core.config import UNHASHED, ExperimentConfig
 from lottery_core.loops import registry, workers
 from lottery_core.loops.protocol import LevelContext, LevelStart
 from lottery_core.loops.setup import load_data_and_model
+from lottery_core.signs import sign_flip_report
 from lottery_core.store import (atomic_write_json, flatten, layout, level_directory, load_extra,
                                 load_tree, load_tree_like, open_run_directory, save_tree)
-from lottery_core.signs import sign_flip_report
 from lottery_core.train import (Trainer, TrainState, default_step_loop, epoch_batches,
                                 make_optimizer)
 
@@ -111,7 +110,7 @@ class Runner:
                                    learning_rate=self.cfg.learning_rate)
         hooks = self.method.trainer_kwargs(self.cfg) if self.method.trainer_kwargs else {}
         params, _ = jax.eval_shape(self.model.init, jax.random.PRNGKey(0))
-        self.paths = masks_lib.prunable_paths(params)
+        self.paths = sparsity.prunable_paths(params)
         recipe = lrr_recipe.recipe_hooks(self.cfg, self.model.apply, self.cfg.dataset,
                                          data.input_shape, per_epoch, self.paths)
         if "param_transform" in recipe and "param_transform" in hooks:
@@ -136,7 +135,7 @@ class Runner:
         self.x_train, self.y_train = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
         self.eval_sets = {"val": (jnp.asarray(data.x_val), jnp.asarray(data.y_val)),
                           "test": (jnp.asarray(data.x_test), jnp.asarray(data.y_test))}
-        self.fractions = masks_lib.layer_fractions(
+        self.fractions = sparsity.layer_fractions(
             params, self.model.num_classes, self.cfg.prune_fraction,
             self.cfg.prune_fraction_conv, self.cfg.prune_fraction_output)
         if self.seed_parallel == "auto":
@@ -180,7 +179,7 @@ class Runner:
         params, state = self.initial(seed)
         n = self.cfg.warmup_epochs * self.steps_per_epoch
         train_state = self.trainer.init_state(
-            params, state, masks_lib.full_mask(params), step=-n,
+            params, state, sparsity.full_mask(params), step=-n,
             rng=jax.random.fold_in(jax.random.PRNGKey(seed), WARMUP_TAG))
         history = []
         for a, b in chunk_bounds(-n, n, self.eval_every):
@@ -222,7 +221,7 @@ class Runner:
         init_params, init_state, init_opt = self.starting_point(seed)
         init_opt = init_opt if self.carry_opt else None
         if level == 0:
-            mask = masks_lib.full_mask(init_params)
+            mask = sparsity.full_mask(init_params)
             start = LevelStart(init_params, init_state, 0, self.total_steps, init_opt)
             return mask, start, init_params, None
         prev_params, prev_state, prev_mask = self.load_level(seed, level - 1)
@@ -373,7 +372,7 @@ class Runner:
         history = record["history"]
         last = history[-1]
         best = min(history, key=lambda h: (h["val_loss"], h["step"]))
-        density = masks_lib.density_report(mask, self.paths)
+        density = sparsity.density_report(mask, self.paths)
         metrics = {
             "method": self.cfg.method, "seed": seed, "level": level,
             "test_accuracy": last["test_accuracy"], "val_accuracy": last["val_accuracy"],

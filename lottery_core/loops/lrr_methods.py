@@ -25,11 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lottery_core import lrr_recipe
-from lottery_core import masks as masks_lib
+from lottery_core import lrr_recipe, sparsity
 from lottery_core.loops.methods import learning_rate_rewinding, rewind_to_step_k
 from lottery_core.loops.protocol import LevelStart, Method
-from lottery_core.store import flatten, layout, level_directory, load_tree, unflatten
+from lottery_core.store import flatten, layout, level_directory, load_tree
 
 
 # ----------------------------------------------------------------------------- BN rewinding
@@ -46,97 +45,21 @@ LRR_BN_REWIND = Method("lrr-bn-rewind", lrr_bn_rewind_start,
 
 
 # ----------------------------------------------------------------------------- random masks
-def fit_counts(targets: dict[str, int], caps: dict[str, int], total: int) -> dict[str, int]:
-    """Integer counts ``c_l ≤ caps[l]`` summing exactly to ``total``, as close to ``targets``
-    as clipping allows: clip, then add the shortfall to layers with room (most room first)
-    or remove the excess from the largest counts (ties: path order)."""
-    if not 0 <= total <= sum(caps.values()):
-        raise ValueError(f"cannot keep {total} weights in layers of total size "
-                         f"{sum(caps.values())}")
-    counts = {p: int(min(max(targets[p], 0), caps[p])) for p in caps}
-    diff = total - sum(counts.values())
-    order = sorted(caps, key=lambda p: (-(caps[p] - counts[p]) if diff > 0 else -counts[p],
-                                        list(caps).index(p)))
-    while diff != 0:
-        for p in order:
-            if diff > 0 and counts[p] < caps[p]:
-                counts[p] += 1
-                diff -= 1
-            elif diff < 0 and counts[p] > 0:
-                counts[p] -= 1
-                diff += 1
-            if diff == 0:
-                break
-    return counts
-
-
-def balanced_counts(sizes: dict[str, int], total: int) -> dict[str, int]:
-    """Equal kept count per layer, capped at the layer size (water filling): the largest c
-    with Σ_l min(c, n_l) ≤ total, the remainder one weight each to the uncapped layers in
-    path order [C] ``--pruner random-balanced``."""
-    if not 0 <= total <= sum(sizes.values()):
-        raise ValueError(f"cannot keep {total} of {sum(sizes.values())} weights")
-    low, high = 0, max(sizes.values())
-    while low < high:                      # largest c with sum(min(c, n)) <= total
-        mid = (low + high + 1) // 2
-        if sum(min(mid, n) for n in sizes.values()) <= total:
-            low = mid
-        else:
-            high = mid - 1
-    counts = {p: min(low, n) for p, n in sizes.items()}
-    rest = total - sum(counts.values())
-    for p in sizes:
-        if rest == 0:
-            break
-        if counts[p] < sizes[p]:
-            counts[p] += 1
-            rest -= 1
-    return counts
-
-
-def erk_counts(params, total: int, paths: list[str]) -> dict[str, int]:
-    """ERK per-layer counts (Evci et al. 2020) for ``total`` kept weights (exact total)."""
-    flat = flatten(params)
-    sizes = {p: int(np.size(flat[p])) for p in paths}
-    density = total / sum(sizes.values())
-    densities = masks_lib.erk_densities(params, density, paths)
-    targets = {p: masks_lib.round_half_up(densities[p] * sizes[p]) for p in paths}
-    return fit_counts(targets, sizes, total)
-
-
-def next_total(mask, fractions: dict[str, float], allocation: str) -> int:
-    """Kept weights after one more level of the magnitude schedule (same exact counts)."""
-    flat = flatten(mask)
-    kept = {p: int(np.asarray(flat[p], bool).sum()) for p in fractions}
-    if allocation == "global":
-        total = sum(kept.values())
-        return total - masks_lib.prune_count(total, set(fractions.values()).pop())
-    return sum(k - masks_lib.prune_count(k, fractions[p]) for p, k in kept.items())
-
-
-def random_nested_mask(key, params, mask, counts: dict[str, int]):
-    """Keep ``counts[l]`` uniformly random survivors of ``mask`` in each layer ``l``."""
-    scores = flatten(masks_lib.random_scores(key, params))
-    new = dict(flatten(mask))
-    for path, count in counts.items():
-        new[path] = masks_lib._keep_top(scores[path], np.asarray(new[path], bool), count)
-    return unflatten(new)
-
-
 def random_next_mask(kind: str):
     def next_mask(ctx):
         cfg = ctx.config.resolved()
         paths = list(ctx.fractions)
-        total = next_total(ctx.previous_mask, ctx.fractions, cfg.allocation)
+        total = sparsity.next_total(ctx.previous_mask, ctx.fractions, cfg.allocation)
         flat_params, flat_mask = flatten(ctx.previous_params), flatten(ctx.previous_mask)
         sizes = {p: int(np.size(flat_params[p])) for p in paths}
         if kind == "balanced":
-            targets = balanced_counts(sizes, total)
+            targets = sparsity.balanced_counts(sizes, total)
         else:
-            targets = erk_counts(ctx.previous_params, total, paths)
+            targets = sparsity.erk_counts(ctx.previous_params, total, paths)
         alive = {p: int(np.asarray(flat_mask[p], bool).sum()) for p in paths}
-        counts = fit_counts(targets, alive, total)      # nested: never above the survivors
-        return random_nested_mask(ctx.key, ctx.previous_params, ctx.previous_mask, counts)
+        counts = sparsity.fit_counts(targets, alive, total)  # nested: never above the survivors
+        return sparsity.random_mask_with_counts(ctx.key, ctx.previous_params, counts,
+                                                within=ctx.previous_mask)
 
     next_mask.__doc__ = f"Random {kind} mask with the magnitude schedule's total count."
     return next_mask

@@ -14,14 +14,14 @@ random-prune   θ_0, random mask              [0, T)  (same per-layer counts as 
 
 from __future__ import annotations
 
-from lottery_core import masks as masks_lib
+from lottery_core import sparsity
 from lottery_core.loops.protocol import LevelContext, LevelStart, Method
 
 
 def random_next_mask(ctx: LevelContext):
     """Prune uniformly at random among survivors, with the same exact counts as magnitude."""
-    scores = masks_lib.random_scores(ctx.key, ctx.previous_params)
-    return masks_lib.prune(scores, ctx.previous_mask, ctx.fractions,
+    scores = sparsity.random_scores(ctx.key, ctx.previous_params)
+    return sparsity.prune(scores, ctx.previous_mask, ctx.fractions,
                            ctx.config.resolved().allocation)
 
 

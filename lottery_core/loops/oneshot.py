@@ -38,12 +38,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lottery_core import masks as masks_lib
-from lottery_core import reparam as rp
 from lottery_core.config import ExperimentConfig
 from lottery_core.config.oneshot import (ONESHOT_METHODS, TRAINING_FIELDS, OneShotSettings,
                                          check_training_config, run_identity)
 from lottery_core.loops.setup import load_data_and_model
+from lottery_core.sparsity import density_report, prunable_paths
+from lottery_core.sparsity import reparam as rp
 from lottery_core.store import (atomic_write_json, flatten, identity_hash, layout, load_extra,
                                 load_tree, load_tree_like, open_run_directory, read_json,
                                 save_tree, unflatten)
@@ -78,7 +78,7 @@ def kernel_l1(params) -> float:
     """‖x‖₁ over the prunable leaves (kernels)."""
     flat = flatten(params)
     return float(sum(np.abs(np.asarray(flat[p], np.float64)).sum()
-                     for p in masks_lib.prunable_paths(params)))
+                     for p in prunable_paths(params)))
 
 
 def full_masks(masks, params) -> dict:
@@ -213,7 +213,7 @@ class OneShotRunner:
         pruned, masks = rp.magnitude_prune(params, sparsity, scope=self.settings.scope)
         masks = full_masks(masks, params)
         save_tree(self.seed_dir(seed) / layout.sparsity_mask(sparsity_key(sparsity)), masks)
-        report = masks_lib.density_report(masks, masks_lib.prunable_paths(params))
+        report = density_report(masks, prunable_paths(params))
         return {"sparsity": float(sparsity), **self.evaluate(pruned, model_state),
                 "density": report["overall"],
                 "density_layers": {p: v["density"] for p, v in report["layers"].items()},

@@ -15,7 +15,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Callable
 
-from lottery_core import masks as masks_lib
+from lottery_core import sparsity
 from lottery_core.config import ExperimentConfig
 
 
@@ -54,7 +54,7 @@ class LevelStart:
 
 def magnitude_next_mask(ctx: LevelContext):
     """Prune the smallest |w| of the previous level's trained weights."""
-    return masks_lib.prune_by_magnitude(ctx.previous_params, ctx.previous_mask, ctx.fractions,
+    return sparsity.prune_by_magnitude(ctx.previous_params, ctx.previous_mask, ctx.fractions,
                                         ctx.config.resolved().allocation)
 
 

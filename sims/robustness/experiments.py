@@ -17,7 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lottery_core import pai
+from lottery_core.sparsity import (apply_mask, cross_entropy, grasp_scores, magnitude_scores,
+                                   prune_at_init, scores_to_mask, snip_scores)
 from sims.robustness import training as rt
 from theory import lipschitz_floor as lf
 
@@ -62,15 +63,15 @@ def regression_loss(outputs, targets):
 
 def pai_mask(method, params, x_prune, y_prune, density, key, task):
     """One PaI mask (global scope) at ``density``; SynFlow with 100 rounds."""
-    loss_fn = pai.cross_entropy if task.startswith("classification") else regression_loss
-    return pai.prune_at_init(method, params, {}, rt.mlp_apply, density, x=x_prune, y=y_prune,
-                             key=key, loss_fn=loss_fn, rounds=100)
+    loss_fn = cross_entropy if task.startswith("classification") else regression_loss
+    return prune_at_init(method, params, {}, rt.mlp_apply, density, x=x_prune, y=y_prune,
+                         key=key, loss_fn=loss_fn, rounds=100)
 
 
 def magnitude_mask(trained_params, density, within=None):
     """Global top-|θ| mask of trained weights (magnitude-after and each IMP level)."""
-    return pai.scores_to_mask(pai.magnitude_scores(trained_params), trained_params, density,
-                              within=within)
+    return scores_to_mask(magnitude_scores(trained_params), trained_params, density,
+                          within=within)
 
 
 def imp_path(targets, max_fraction: float = 0.2) -> tuple[float, ...]:
@@ -215,10 +216,10 @@ def _batched_data_masks(params, x_prune, y_prune, *, method, density):
     """SNIP or GraSP masks for a batch of pruning sets (leading axis), W0 fixed."""
     def one(x, y):
         if method == "snip":
-            scores = pai.snip_scores(params, {}, rt.mlp_apply, x, y)
+            scores = snip_scores(params, {}, rt.mlp_apply, x, y)
         else:
-            scores = pai.grasp_scores(params, {}, rt.mlp_apply, x, y)
-        return pai.scores_to_mask(scores, params, density)
+            scores = grasp_scores(params, {}, rt.mlp_apply, x, y)
+        return scores_to_mask(scores, params, density)
     return jax.vmap(one)(x_prune, y_prune)
 
 
@@ -377,11 +378,11 @@ def run_lipschitz_scaling(setup: LipschitzSetup, seed: int):
         grad_norms = rt.input_gradient_norms(p, m, probe)
         grad_max = float(jnp.max(grad_norms))
         # the clipped fit clip(f) (the function the claim evaluates) has gradient 0 where |f| > 1
-        f_probe = rt.mlp_apply(pai.apply_mask(p, m), {}, probe, False)[0][:, 0]
+        f_probe = rt.mlp_apply(apply_mask(p, m), {}, probe, False)[0][:, 0]
         inside = jnp.abs(f_probe) < 1.0
         grad_clipped = float(jnp.max(jnp.where(inside, grad_norms, 0.0)))
         pgd = float(rt.pgd_lipschitz_ratio(p, m, xs[i], k_pgd, radius=setup.pgd_radius))
-        masked = pai.apply_mask(p, m)
+        masked = apply_mask(p, m)
         rows.append({"seed_index": s, "width": h, "p": h * (setup.d + 1), "mse": mse,
                      "fit_below_noise": mse <= sigma2 - setup.eps + 1e-6,
                      "lip_grad": grad_max, "lip_pgd": pgd, "lip_lower": max(grad_max, pgd),

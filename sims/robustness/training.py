@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from lottery_core import pai
+from lottery_core import sparsity
 
 
 @functools.partial(jax.jit, static_argnames=("sizes",))
@@ -62,8 +62,8 @@ def _record_outputs(outputs, targets):
 
 
 TASKS: dict[str, tuple[Callable, Callable]] = {
-    "classification": (pai.cross_entropy, _record_accuracy),
-    "classification_predictions": (pai.cross_entropy, _record_predictions),
+    "classification": (sparsity.cross_entropy, _record_accuracy),
+    "classification_predictions": (sparsity.cross_entropy, _record_predictions),
     "regression": (mse_loss, _record_outputs),
 }
 
@@ -82,7 +82,7 @@ def train_one(params, mask, x, y, key, *, task: str, epochs: int, batch_size: in
     steps = n // batch_size
 
     def loss_of(p, xb, yb):
-        return loss_fn(mlp_apply(pai.apply_mask(p, mask), {}, xb, True)[0], yb)
+        return loss_fn(mlp_apply(sparsity.apply_mask(p, mask), {}, xb, True)[0], yb)
 
     def step(carry, idx):
         p, opt_state, done = carry
@@ -96,7 +96,7 @@ def train_one(params, mask, x, y, key, *, task: str, epochs: int, batch_size: in
     def epoch(carry, epoch_key):
         order = jax.random.permutation(epoch_key, n)[: steps * batch_size].reshape(steps, batch_size)
         carry, _ = jax.lax.scan(step, carry, order)
-        outputs = mlp_apply(pai.apply_mask(carry[0], mask), {}, x, False)[0]
+        outputs = mlp_apply(sparsity.apply_mask(carry[0], mask), {}, x, False)[0]
         done = carry[2]
         if target_mse is not None:
             fit = jnp.mean((jnp.clip(outputs[..., 0], -1.0, 1.0) - y) ** 2)
@@ -136,7 +136,7 @@ def unstack(tree, count: int):
 def input_gradient_norms(params, mask, x):
     """||∇_x f(x)|| for a scalar-output MLP at each row of x."""
     def f(xi):
-        return mlp_apply(pai.apply_mask(params, mask), {}, xi[None, :], False)[0][0, 0]
+        return mlp_apply(sparsity.apply_mask(params, mask), {}, xi[None, :], False)[0][0, 0]
     return jnp.linalg.norm(jax.vmap(jax.grad(f))(x), axis=-1)
 
 
@@ -144,7 +144,7 @@ def pgd_lipschitz_ratio(params, mask, x, key, *, radius: float, steps: int = 20)
     """max over rows of |f(x+δ) - f(x)| / ||δ||, δ found by projected gradient ascent in the
     ball ||δ|| <= radius (a lower estimate of the global Lipschitz constant)."""
     def f(z):
-        return mlp_apply(pai.apply_mask(params, mask), {}, z, False)[0][:, 0]
+        return mlp_apply(sparsity.apply_mask(params, mask), {}, z, False)[0][:, 0]
 
     base = f(x)
 
@@ -167,6 +167,6 @@ def pgd_lipschitz_ratio(params, mask, x, key, *, radius: float, steps: int = 20)
 
 def operator_norm_product(params, mask):
     """Π_ℓ ||W_ℓ ⊙ m_ℓ||_op: an upper bound on the Lipschitz constant of a ReLU MLP."""
-    masked = pai.apply_mask(params, mask)
+    masked = sparsity.apply_mask(params, mask)
     return jnp.prod(jnp.stack([jnp.linalg.norm(masked[f"dense_{i}"]["kernel"], ord=2)
                                for i in range(len(masked))]))

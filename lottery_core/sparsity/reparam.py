@@ -12,7 +12,7 @@ weights, spec §7.4 [assumption]) becomes x = m ⊙ w; the network runs on the c
 * α schedule: Algorithm 1 of v2 (spec §2.3), one update per epoch, as pure ``init``/``update``
   functions; the comparison operators (≥, ≤) are inferred [spec §7.3].
 * Final magnitude pruning of |m ⊙ w|, global or layerwise, with the exact counts and
-  deterministic ties of :mod:`lottery_core.masks` (spec §2.4).
+  deterministic ties of :mod:`lottery_core.sparsity` (spec §2.4).
 
 The trainable object is a :class:`Reparam` ``(m, w)``: ``w`` has the structure of the params and
 holds the plain value of every unselected leaf; ``m`` has ``None`` at unselected leaves (an
@@ -29,12 +29,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from theory import mirror as mirror_theory
+from lottery_core.sparsity.allocation import SCOPES
 
 Params = Any
 Selector = Callable[[tuple, Any], bool]
 INITS = ("pilot", "spred", "ones")
-SCOPES = ("global", "layerwise")
 
 
 class Reparam(NamedTuple):
@@ -66,6 +65,8 @@ def reparameterize(params: Params, *, init: str = "pilot", beta: float = 1.0,
     ``init``: ``"pilot"`` (m_0² − w_0² = β, spec §2.1), ``"spred"`` (|m_0| = |w_0|) or ``"ones"``
     (m_0 = 1, w_0 = x). Raises ValueError for an unknown init, β ≤ 0 or no selected leaf.
     """
+    from theory import mirror as mirror_theory     # here: keeps scipy out of engine imports
+
     if init not in INITS:
         raise ValueError(f"unknown init {init!r}; allowed: {', '.join(INITS)}")
     if not np.isfinite(beta) or beta <= 0:
@@ -234,11 +235,11 @@ def _check_prune_args(sparsity: float, scope: str) -> None:
 def magnitude_prune(params: Params, sparsity: float, *, scope: str = "global",
                     select: Selector = kernel_leaves) -> tuple[Params, Params]:
     """Zero the smallest |x| among the selected leaves (spec §2.4), with the engine's pruning
-    (:mod:`lottery_core.masks`): exactly ``round_half_up(sparsity·N)`` entries are removed.
+    (:mod:`lottery_core.sparsity`): exactly ``round_half_up(sparsity·N)`` entries are removed.
 
     ``scope="global"``: one ranking over all selected entries (N = their total count);
     ``"layerwise"``: the same fraction removed in every selected leaf (N = the leaf's count).
-    Ties are broken as in ``masks.py``: among equal |x| the entry with the lower flat index (leaves
+    Ties are broken as in ``sparsity``: among equal |x| the entry with the lower flat index (leaves
     in tree order, row-major inside a leaf) is kept. Returns ``(pruned_params, masks)`` with
     boolean masks (True = kept) at selected leaves and ``None`` elsewhere.
     """
@@ -247,13 +248,13 @@ def magnitude_prune(params: Params, sparsity: float, *, scope: str = "global",
 
 
 def _prune(params: Params, picks: list[bool], sparsity: float, scope: str):
-    from lottery_core import masks as masks_lib
+    from lottery_core.sparsity import masks as masks_lib
 
     leaves, treedef = jax.tree.flatten(params)
     idx = [i for i, pick in enumerate(picks) if pick]
     if not idx:
         raise ValueError("the selector picked no leaf to prune (default: leaves named 'kernel')")
-    # zero-padded keys keep tree order in masks.py's sorted '/'-joined flat view
+    # zero-padded keys keep tree order in masks_lib's sorted '/'-joined flat view
     keys = {i: f"{i:08d}" for i in idx}
     scores = {keys[i]: np.abs(np.asarray(leaves[i], np.float64)) for i in idx}
     alive = {keys[i]: np.ones(np.shape(leaves[i]), bool) for i in idx}
