@@ -46,7 +46,7 @@ def child(what: str, steps: int) -> float:
         from lottery_core.sparsity import masks
         from lottery_core.training import Trainer, epoch_batches, make_optimizer, make_schedule
     except ImportError:                             # before the rebuild
-        from lottery_core import sparsity as masks
+        from lottery_core import masks
         from lottery_core.train import Trainer, epoch_batches, make_optimizer, make_schedule
     from lottery_core.models import get_model
 
