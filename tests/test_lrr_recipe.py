@@ -9,7 +9,7 @@ import pytest
 
 from lottery_core import lrr_methods, lrr_recipe
 from lottery_core.experiment import ExperimentConfig
-from lottery_core.train import Trainer, make_optimizer, make_schedule
+from lottery_core.training import Trainer, make_optimizer, make_schedule
 
 
 def test_cosine_ends_at_the_final_learning_rate():

@@ -77,7 +77,7 @@ def run(args) -> int:
                                                   mean_std, plot_curves)
     from lottery_core.levels import Runner
     from lottery_core.supermask import signed_constant_params
-    from lottery_core.train import epoch_batches
+    from lottery_core.training import epoch_batches
 
     unknown = [c for c in args.criteria if c not in criteria.CRITERIA]
     if unknown:
