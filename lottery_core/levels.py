@@ -209,7 +209,8 @@ def chunk_bounds(first: int, n_steps: int, every: int, extra_cut: int | None = N
 
 
 # ----------------------------------------------------------------------------- trainer
-#: config fields that steer only the level loop (not a training step): left out of TrainerSpec
+#: config fields that steer only the level loop (not a training step): left out of TrainerSpec,
+#: so the Trainer builder (and a method's ``trainer_kwargs``) sees their defaults, never these
 LOOP_FIELDS = ("levels", "seeds", "first_seed", "eval_every", "prune_fraction",
                "prune_fraction_conv", "prune_fraction_output", "allocation", "rewind_step",
                "validation_size", "split_seed", "train_subset", "batch_size", "iterations",
