@@ -4,8 +4,10 @@ One training step = forward in train mode (BatchNorm batch statistics), softmax 
 backward, SGD with momentum 0.9 and weight decay 1e-4, on a fixed random batch of 32x32x3
 images (the input pipeline is not timed here). For each model and batch size it prints:
 
-- JAX: compile time (lower + compile of the jitted step, once), images/s over ``--steps``
-  timed steps after ``--warmup`` untimed ones, peak memory;
+- JAX: the engine's Trainer step (``lottery_core.training``; the numbers in bench/RESULTS.md
+  before the one-engine rebuild timed ``sharding.make_train_step``, the same math with
+  donated buffers and no batch gather): compile time (lower + compile of the jitted step,
+  once), images/s over ``--steps`` timed steps after ``--warmup`` untimed ones, peak memory;
 - PyTorch eager (when ``torch`` is installed): the same network written with ``torch.nn``
   (parameters copied from the JAX init, logits checked equal first), same step, same
   batch, images/s; and the ratio JAX / PyTorch.
@@ -87,44 +89,44 @@ def peak_memory_mb(jax) -> tuple[float, str]:
 
 
 def jax_step_for(model_name, batch, compute_dtype):
+    """The engine's Trainer (its one jitted ``step``, one device, no mask hooks) on one batch
+    that stays on the device (the step gathers it with a row of indices: the whole batch)."""
     import jax
     import jax.numpy as jnp
     import optax
 
     from lottery_core.models import get_model
-    from lottery_core.sharding import make_train_step
+    from lottery_core.training import Trainer, unmasked
 
     model = get_model(model_name, compute_dtype=compute_dtype)
     params, state = model.init(jax.random.PRNGKey(0))
     x = jax.random.normal(jax.random.PRNGKey(1), (batch, 32, 32, 3), jnp.float32)
     y = jnp.arange(batch, dtype=jnp.int32) % model.num_classes
-
-    def loss_fn(p, s, b):
-        logits, new_state = model.apply(p, s, b[0], True)
-        return optax.softmax_cross_entropy_with_integer_labels(logits, b[1]).mean(), new_state
-
     optimizer = optax.chain(optax.add_decayed_weights(1e-4), optax.sgd(0.1, momentum=0.9))
-    step = make_train_step(loss_fn, optimizer, donate=True)
-    return model, params, state, optimizer, step, (x, y)
+    trainer = Trainer(model.apply, optimizer, grad_transform=unmasked, param_transform=unmasked,
+                      devices=1)
+    return model, params, state, trainer, (x, y)
 
 
 def compile_jax(model_name, batch, compute_dtype):
     """Build the step, compile it (timed) and return a runner ``run(steps) -> seconds``."""
     import jax
+    import jax.numpy as jnp
 
-    model, params, state, optimizer, step, data = jax_step_for(model_name, batch, compute_dtype)
+    model, params, state, trainer, data = jax_step_for(model_name, batch, compute_dtype)
     init_params = jax.tree.map(lambda a: a.copy(), params)
     init_state = jax.tree.map(lambda a: a.copy(), state)
-    carry = [params, state, optimizer.init(params)]
+    rows = jnp.arange(batch, dtype=jnp.int32)[None]
+    carry = [trainer.init_state(params, state, ())]
     t0 = time.perf_counter()
-    compiled = step.lower(*carry, data).compile()
+    compiled = trainer.step.lower(carry[0], *data, rows).compile()
     compile_s = time.perf_counter() - t0
 
     def run(steps):
         t = time.perf_counter()
         for _ in range(steps):
-            *carry[:], loss = compiled(*carry, data)
-        jax.block_until_ready(loss)
+            carry[0], metrics = compiled(carry[0], *data, rows)
+        jax.block_until_ready(metrics)
         return time.perf_counter() - t
 
     return compile_s, run, (model, init_params, init_state, data)

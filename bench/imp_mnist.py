@@ -30,7 +30,7 @@ from lottery_core.data import load_dataset  # noqa: E402
 from lottery_core.config import ExperimentConfig  # noqa: E402
 from lottery_core.loops.levels import Runner  # noqa: E402
 from lottery_core.models import get_model  # noqa: E402
-from lottery_core.train import Trainer, epoch_batches, make_optimizer, make_schedule  # noqa
+from lottery_core.training import Trainer, epoch_batches, make_optimizer, make_schedule  # noqa
 
 
 def steps_per_second(data, steps: int, seeds: int = 3, repeats: int = 2) -> dict:

@@ -36,7 +36,7 @@ import optax  # noqa: E402
 from lottery_core import sparsity  # noqa: E402
 from lottery_core.data import load_dataset  # noqa: E402
 from lottery_core.models import get_model  # noqa: E402
-from lottery_core.train import Trainer, epoch_batches, make_optimizer, make_schedule  # noqa
+from lottery_core.training import Trainer, epoch_batches, make_optimizer, make_schedule  # noqa
 
 BATCH = 60
 LAYERS = ((784, 300), (300, 100), (100, 10))

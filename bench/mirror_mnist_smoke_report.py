@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lottery_core.loops.oneshot import collect_oneshot_runs, summary_table  # noqa: E402
-from lottery_core.train import make_schedule  # noqa: E402
+from lottery_core.training import make_schedule  # noqa: E402
 
 
 def label(run_dir: Path) -> str:

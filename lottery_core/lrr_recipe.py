@@ -48,7 +48,7 @@ def level_schedule(c, total_steps: int, steps_per_epoch: int) -> Callable:
     """The learning rate at schedule position ``step``: the level schedule for ``step >= 0``
     and, with ``warmup_epochs = W``, the warmup ramp ``lr·(e+1)/W`` at ``step < 0`` (epoch
     ``e = (step + W·steps_per_epoch) // steps_per_epoch`` of the warmup)."""
-    from lottery_core.train import make_schedule
+    from lottery_core.training import make_schedule
 
     main = make_schedule(c.schedule, c.learning_rate, total_steps,
                          warmup_steps=c.warmup_steps, milestones=c.milestones, gamma=c.gamma,
@@ -70,7 +70,7 @@ def level_schedule(c, total_steps: int, steps_per_epoch: int) -> Callable:
 # ----------------------------------------------------------------------------- input
 def channel_constants(dataset: str):
     """Per-channel mean / std of the authors' code [C] (CIFAR-100's for cifar100)."""
-    from lottery_core import augment
+    from lottery_core.training import augment
 
     if dataset == "cifar100":
         return augment.CIFAR100_MEAN, augment.CIFAR100_STD
@@ -83,7 +83,7 @@ def input_pipeline(c, apply_fn: Callable, dataset: str, input_shape) -> tuple[Ca
     are randomly cropped (4-pixel zero padding in pixel space) and flipped first."""
     if c.input_pipeline in (None, "none"):
         return apply_fn, None
-    from lottery_core import augment
+    from lottery_core.training import augment
 
     if len(input_shape) != 3 or input_shape[-1] != 3:
         raise ValueError(f"input_pipeline 'cifar' needs 32x32x3-like images, got input "

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lottery_core.augment import (
+from lottery_core.training.augment import (
     CIFAR10_MEAN,
     CIFAR10_STD,
     augment_and_normalize,

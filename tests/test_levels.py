@@ -17,7 +17,7 @@ from lottery_core.loops.methods import rewind_to_init
 from lottery_core.loops.protocol import Method
 from lottery_core.loops.registry import METHODS, register_method
 from lottery_core.store import flatten, level_directory, load_tree
-from lottery_core.train import epoch_batches
+from lottery_core.training import epoch_batches
 
 DATA = synthetic(n_train=200, n_test=60, input_shape=(8, 8, 1), validation_size=40, noise=1.5)
 BASE = dict(model="mlp", model_options={"widths": [32]}, dataset="synthetic", iterations=30,
@@ -250,3 +250,23 @@ def test_a_plugged_in_method_runs_through_the_same_loop(tmp_path):
         assert kept.sum() == 2048 - 410 and score[kept].min() >= score[~kept].max()
     finally:
         METHODS.pop("test-magnitude-increase")
+
+
+def test_a_second_run_of_the_same_setup_does_not_recompile(tmp_path):
+    """optax-style compile check: the Trainer is built from a frozen TrainerSpec and cached, so
+    another run of the same training setup (other method without hooks, more levels and seeds,
+    other pruning rates, another folder) reuses its compiled functions: no new trace."""
+    first = make_runner(tmp_path / "a", seeds=1, levels=1, weight_decay=3e-4)
+    first.run()
+    traces = first.trainer.trace_count
+    assert traces == 1                     # one run_steps trace for 2 levels, 4 eval chunks
+    second = make_runner(tmp_path / "b", method="lrr", seeds=2, levels=2, weight_decay=3e-4,
+                         prune_fraction=0.3)
+    second.seed_parallel = "sequential"
+    assert second.trainer is first.trainer
+    second.run()
+    assert second.trainer.trace_count == traces
+    assert second.trainer.run_steps._cache_size() == 1
+    # a different training setup is a different spec, hence its own Trainer
+    assert make_runner(tmp_path / "c", weight_decay=3e-4, learning_rate=0.02).trainer \
+        is not first.trainer

@@ -10,7 +10,7 @@ import pytest
 from lottery_core import lrr_recipe, sparsity
 from lottery_core.config import ExperimentConfig
 from lottery_core.store import load_tree_like, save_tree
-from lottery_core.train import Trainer, make_optimizer, make_schedule
+from lottery_core.training import Trainer, make_optimizer, make_schedule
 
 
 def test_cosine_ends_at_the_final_learning_rate():

@@ -35,6 +35,18 @@ def mtimes(run_dir: Path) -> dict[str, int]:
             for p in run_dir.glob("seed_*/*") if p.is_file()}
 
 
+def trainer_of(run_dir: Path):
+    """The (cached) Trainer a one-shot run trained with, found from its config.json."""
+    import jax
+
+    from lottery_core.experiment import canonical_json
+
+    resolved = json.loads((run_dir / "config.json").read_text())["resolved"]
+    steps = json.loads((run_dir / "seed_0" / "metrics.json").read_text())["steps"]
+    return oneshot_lib.oneshot_trainer(oneshot_lib.TrainerSpec(
+        canonical_json(resolved), (28, 28, 1), 10, steps, len(jax.local_devices())))
+
+
 def comparable(metrics: dict) -> dict:
     out = {k: v for k, v in metrics.items() if not k.endswith("seconds")}
     return json.loads(json.dumps(out))
@@ -51,7 +63,7 @@ def runs(tmp_path_factory):
 def test_layout_exact_sparsity_and_pruned_accuracy(runs):
     from lottery_core.data import load_dataset
     from lottery_core.models import get_model
-    from lottery_core.train import Trainer
+    from lottery_core.training import Trainer
 
     data = load_dataset("synthetic")
     model = get_model("mlp", input_shape=data.input_shape, num_classes=data.num_classes,
@@ -120,8 +132,10 @@ def test_alpha_follows_algorithm_1(runs):
         assert training["alpha_final"] == pytest.approx(alpha, rel=1e-12)
         assert 0 < training["implicit_scale"]["median"] < 0.5      # a_t shrank from β/2
     # α took 3+ values over 2 seeds; it is traced, so one compilation per trainable structure
-    # (m ⊙ w for pilot, plain x for oneshot), whatever other tests compiled before
-    assert {fn._cache_size() for fn, _ in oneshot_lib._EPOCH_FNS.values()} <= {1, 2}
+    # (m ⊙ w for pilot, plain x for oneshot), in the one Trainer both runs share
+    trainer = trainer_of(only(runs, "pilot"))
+    assert trainer is trainer_of(only(runs, "oneshot"))
+    assert trainer.run_steps._cache_size() == 2 and trainer.trace_count == 2
     baseline = json.loads((only(runs, "oneshot") / "seed_0" / "training.json").read_text())
     assert all(h["alpha"] == 0.0 for h in baseline["history"])
     assert baseline["implicit_scale"] is None

@@ -11,6 +11,8 @@ import pytest
 
 from lottery_core.sparsity import reparam as rp
 from lottery_core.sparsity import round_half_up
+from lottery_core.training import Trainer, TrainState
+from lottery_core.training.pilot import alpha_aux, pilot_hooks, pilot_loss, reparam_apply
 
 
 def mlp_init(key, sizes=(6, 16, 3)):
@@ -94,7 +96,9 @@ def test_penalty_l1_and_chain_rule(params):
     batch = _task(jax.random.PRNGKey(1))
     loss_x = lambda p: rp.softmax_cross_entropy(mlp_apply(p, {}, batch[0], True)[0], batch[1])
     g_x = jax.jit(jax.grad(loss_x))(rp.collapse(r))
-    g = jax.jit(jax.grad(lambda q: rp.pilot_loss(q, {}, batch, 0.0, apply_fn=mlp_apply)[0]))(r)
+    state = TrainState(None, {}, None, (), 0, None, alpha_aux(0.0))
+    loss = pilot_loss(reparam_apply(mlp_apply))
+    g = jax.jit(jax.grad(lambda q: loss(q, {}, *batch, state)[0]))(r)
     # ∂/∂m f(m ⊙ w) = ∇f(x) ⊙ w, ∂/∂w = ∇f(x) ⊙ m; unselected leaves get ∇f directly
     np.testing.assert_allclose(g.m["dense_0"]["kernel"], g_x["dense_0"]["kernel"]
                                * r.w["dense_0"]["kernel"], rtol=1e-5, atol=1e-7)
@@ -104,27 +108,36 @@ def test_penalty_l1_and_chain_rule(params):
 
 
 def test_train_step_follows_discrete_imbalance_law_and_learns(params):
-    """One SGD step multiplies m² − w² by (1 − 2ηα)² − η²g² (spec §1.5), g = ∂f/∂x."""
+    """One SGD step multiplies m² − w² by (1 − 2ηα)² − η²g² (spec §1.5), g = ∂f/∂x: the
+    Trainer's step with PILoT's hooks (training/pilot.py)."""
     eta, alpha = 0.1, 0.05
-    optimizer = optax.sgd(eta)
-    step = rp.make_pilot_train_step(mlp_apply, optimizer)
+    trainer = Trainer(optimizer=optax.sgd(eta), **pilot_hooks(mlp_apply))
     r = rp.reparameterize(params, init="pilot")
-    opt_state = optimizer.init(r)
-    batch = _task(jax.random.PRNGKey(2))
-    loss_x = lambda p: rp.softmax_cross_entropy(mlp_apply(p, {}, batch[0], True)[0], batch[1])
+    state = trainer.init_state(r, {}, (), aux=alpha_aux(alpha))
+    x, y = _task(jax.random.PRNGKey(2))
+    rows = jnp.arange(len(x))[None]                        # one step on the whole batch
+    loss_x = lambda p: rp.softmax_cross_entropy(mlp_apply(p, {}, x, True)[0], y)
     g = jax.jit(jax.grad(loss_x))(rp.collapse(r))["dense_0"]["kernel"]
-    new, opt_state, _, metrics = step(r, opt_state, {}, batch, alpha)
+    state, metrics = trainer.run_steps(state, x, y, rows)
+    new = state.params
     before = r.m["dense_0"]["kernel"] ** 2 - r.w["dense_0"]["kernel"] ** 2
     after = new.m["dense_0"]["kernel"] ** 2 - new.w["dense_0"]["kernel"] ** 2
     factor = (1 - 2 * eta * alpha) ** 2 - (eta * g) ** 2
     np.testing.assert_allclose(after, factor * before, rtol=2e-5)
-    first = float(metrics["data_loss"])
-    new, opt_state, _, metrics = step(new, opt_state, {}, batch, 1e-4)
-    compiled = step._cache_size()
+    assert set(metrics) == {"loss", "data_loss", "penalty", "accuracy"}
+    np.testing.assert_allclose(metrics["loss"], metrics["data_loss"] + metrics["penalty"],
+                               rtol=1e-6)
+    penalty = alpha * sum(float(jnp.sum(r.m[k]["kernel"] ** 2) + jnp.sum(r.w[k]["kernel"] ** 2))
+                          for k in params)
+    np.testing.assert_allclose(metrics["penalty"][0], penalty, rtol=1e-5)
+    first = float(metrics["data_loss"][0])
+    state, metrics = trainer.run_steps(state._replace(aux=alpha_aux(1e-4)), x, y, rows)
+    compiled = trainer.trace_count
     for i in range(150):
-        new, opt_state, _, metrics = step(new, opt_state, {}, batch, 1e-4 * (1 + i % 3))
-    assert float(metrics["data_loss"]) < 0.5 * first
-    assert step._cache_size() == compiled  # new α values do not recompile
+        state, metrics = trainer.run_steps(state._replace(aux=alpha_aux(1e-4 * (1 + i % 3))),
+                                           x, y, rows)
+    assert float(metrics["data_loss"][0]) < 0.5 * first
+    assert trainer.trace_count == compiled  # new α values do not recompile
 
 
 def test_algorithm1_schedule_branches():

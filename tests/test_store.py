@@ -19,7 +19,7 @@ from lottery_core.store import (EXTRA_KEY, atomic_write_bytes, atomic_write_json
                                 canonical_json, flatten, identity_hash, layout, leaf_keys,
                                 level_directory, load_extra, load_tree, load_tree_like,
                                 open_run_directory, read_json, save_tree, seed_directory)
-from lottery_core.train import TrainState
+from lottery_core.training import TrainState
 
 
 def train_state(seed: int = 0) -> TrainState:

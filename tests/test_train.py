@@ -11,7 +11,7 @@ import pytest
 from lottery_core import sparsity
 from lottery_core.data import synthetic
 from lottery_core.models import get_model
-from lottery_core.train import Trainer, epoch_batches, make_optimizer, make_schedule
+from lottery_core.training import Trainer, epoch_batches, make_optimizer, make_schedule
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +36,10 @@ def test_pruned_weights_exactly_zero_after_100_sgd_momentum_weight_decay_steps(s
     trainer = sgd_trainer(model)
     ts = trainer.init_state(params, state, mask)
     idx = epoch_batches((0,), len(data.x_train), 20, 0, 100)
-    ts, losses = trainer.run_steps(ts, jnp.asarray(data.x_train), jnp.asarray(data.y_train),
-                                   jnp.asarray(idx))
-    assert int(ts.step) == 100 and losses.shape == (100,)
+    ts, steps = trainer.run_steps(ts, jnp.asarray(data.x_train), jnp.asarray(data.y_train),
+                                  jnp.asarray(idx))
+    losses = steps["loss"]
+    assert int(ts.step) == 100 and losses.shape == (100,) and list(steps) == ["loss"]
     for p, m, p0 in zip(jax.tree_util.tree_leaves(ts.params), jax.tree_util.tree_leaves(mask),
                         jax.tree_util.tree_leaves(params)):
         p = np.asarray(p)

@@ -41,6 +41,12 @@ def add_arguments(parser) -> None:
                              "single-threaded worker processes (CPU); auto: vmap on an "
                              "accelerator, processes for long multi-seed CPU runs, else "
                              "sequential (default: auto)")
+    parser.add_argument("--devices", type=int, default=None, metavar="N",
+                        help="data-parallel training over the first N local devices (GPUs, or "
+                             "host devices of XLA_FLAGS=--xla_force_host_platform_device_count): "
+                             "each batch is split over them, gradients and BatchNorm statistics "
+                             "are over the whole batch; the batch size must be divisible by N "
+                             "(default: all local devices)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     parser.add_argument("--no-plot", action="store_true",
                         help="do not redraw OUT/accuracy_vs_density.png at the end")
@@ -90,12 +96,13 @@ def main(args) -> int:
     config = build_config(args)
     from lottery_core.data import DataError
     from lottery_core.loops.levels import run_experiment
+    from lottery_core.training.sharding import DeviceError
 
     try:
         run_dir = run_experiment(config, args.out, data_dir=args.data_dir,
                                  progress=not args.no_progress,
-                                 seed_parallel=args.seed_parallel)
-    except DataError as exc:
+                                 seed_parallel=args.seed_parallel, devices=args.devices)
+    except (DataError, DeviceError) as exc:
         raise UsageError(str(exc)) from None
     if not args.no_plot:
         from lottery_core.analysis import plot_runs
@@ -129,7 +136,7 @@ def main_oneshot(args) -> int:
 
     try:      # bad data folder, or OUT holds another experiment under this name
         runner = OneShotRunner(config, settings, args.out, data_dir=args.data_dir,
-                               progress=not args.no_progress)
+                               progress=not args.no_progress, devices=args.devices)
     except ValueError as exc:       # DataError is a ValueError
         raise UsageError(str(exc)) from None
     run_dir = runner.run()

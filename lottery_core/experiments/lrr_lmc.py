@@ -77,7 +77,7 @@ def run(args) -> int:
     from lottery_core.errors import UsageError
     from lottery_core.loops.levels import Runner
     from lottery_core.lmc import barrier, path_curve
-    from lottery_core.train import Trainer, make_optimizer
+    from lottery_core.training import Trainer, make_optimizer
 
     if not args.alphas or min(args.alphas) != 0.0 or max(args.alphas) != 1.0:
         raise UsageError(f"--alphas must include 0 and 1, got {args.alphas}")

@@ -76,7 +76,7 @@ def run(args) -> int:
     from lottery_core.models import get_model
     from lottery_core.store import (atomic_write_json, layout, load_extra, load_tree_like,
                                     open_run_directory, read_json, save_tree)
-    from lottery_core.train import Trainer, default_step_loop, epoch_batches
+    from lottery_core.training import Trainer, default_step_loop, epoch_batches
 
     for name in ("epochs", "batch_size", "eval_samples", "seeds", "eval_every"):
         if getattr(args, name) < 1:
@@ -116,7 +116,7 @@ def run(args) -> int:
             params = supermask.masked_params(frozen, logits, key, mode=args.mode,
                                              rescale=args.rescale, train=True)
             out, new_state = model.apply(params, model_state, x, True)
-            return optax.softmax_cross_entropy_with_integer_labels(out, y).mean(), (out, new_state)
+            return optax.softmax_cross_entropy_with_integer_labels(out, y).mean(), (new_state, {})
         return loss
 
     sample_params = jax.jit(lambda frozen, logits, key: supermask.masked_params(
@@ -168,8 +168,8 @@ def run(args) -> int:
             clock = time.time()
             idx = epoch_batches((seed, epoch - 1), len(data.x_train), args.batch_size,
                                 (epoch - 1) * per_epoch, per_epoch)
-            state, losses = trainer.run_steps(state, x_train, y_train, jnp.asarray(idx))
-            entry = {"epoch": epoch, "train_loss": float(np.mean(losses)),
+            state, steps = trainer.run_steps(state, x_train, y_train, jnp.asarray(idx))
+            entry = {"epoch": epoch, "train_loss": float(np.mean(steps["loss"])),
                      "kept_fraction": float(supermask.expected_density(state.params))}
             if epoch % args.eval_every == 0 or epoch == args.epochs:
                 entry = evaluated(entry, seed, epoch, state)

@@ -76,7 +76,7 @@ def run(args) -> int:
     from lottery_core.sparsity import criteria, signed_constant_params
     from lottery_core.store import (atomic_write_json, flatten, layout, level_directory,
                                     load_tree, open_run_directory, unflatten)
-    from lottery_core.train import epoch_batches
+    from lottery_core.training import epoch_batches
 
     unknown = [c for c in args.criteria if c not in criteria.CRITERIA]
     if unknown:

@@ -15,6 +15,7 @@ last chunk and reproduces the uninterrupted run exactly. Layout: ``docs/engine.m
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from pathlib import Path
@@ -27,13 +28,15 @@ import numpy as np
 from lottery_core import lrr_recipe, sparsity
 from lottery_core.config import UNHASHED, ExperimentConfig
 from lottery_core.loops import registry, workers
-from lottery_core.loops.protocol import LevelContext, LevelStart
+from lottery_core.loops.protocol import LevelContext, LevelStart, Method
 from lottery_core.loops.setup import load_data_and_model
 from lottery_core.signs import sign_flip_report
-from lottery_core.store import (atomic_write_json, flatten, layout, level_directory, load_extra,
-                                load_tree, load_tree_like, open_run_directory, save_tree)
-from lottery_core.train import (Trainer, TrainState, default_step_loop, epoch_batches,
-                                make_optimizer)
+from lottery_core.store import (atomic_write_json, canonical_json, flatten, layout,
+                                level_directory, load_extra, load_tree, load_tree_like,
+                                open_run_directory, save_tree)
+from lottery_core.training import (Trainer, TrainState, default_step_loop, epoch_batches,
+                                   make_optimizer)
+from lottery_core.training.sharding import local_devices
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -60,9 +63,67 @@ def chunk_bounds(first: int, n_steps: int, every: int, extra_cut: int | None = N
     return list(zip([first] + cuts[:-1], cuts))
 
 
-# ----------------------------------------------------------------------------- runner
-_TRAINERS: dict[tuple, Trainer] = {}
+# ----------------------------------------------------------------------------- trainer
+#: config fields that steer only the level loop (not a training step): left out of TrainerSpec,
+#: so the Trainer builder (and a method's ``trainer_kwargs``) sees their defaults, never these
+LOOP_FIELDS = ("levels", "seeds", "first_seed", "eval_every", "prune_fraction",
+               "prune_fraction_conv", "prune_fraction_output", "allocation", "rewind_step",
+               "validation_size", "split_seed", "train_subset", "batch_size", "iterations",
+               "epochs", "optimizer_state")
+#: fields that choose the method: in TrainerSpec only when the method adds Trainer hooks
+METHOD_FIELDS = ("method", "criterion", "mask1", "mask1_rescale", "mask0")
 
+
+@dataclasses.dataclass(frozen=True)
+class TrainerSpec:
+    """Everything a level runner's Trainer is built from (:func:`level_trainer`, its only
+    input): the resolved config as canonical JSON without ``LOOP_FIELDS`` (and without
+    ``METHOD_FIELDS`` when the method adds no Trainer hooks), the data's shapes, the steps per
+    level and per epoch, and the number of devices. Equal specs share one Trainer, hence one set
+    of compiled functions: a second run of the same setup in a process does not recompile."""
+
+    config: str
+    input_shape: tuple
+    num_classes: int
+    total_steps: int
+    steps_per_epoch: int
+    devices: int
+
+    @classmethod
+    def of(cls, cfg: ExperimentConfig, method: "Method", data, total_steps: int,
+           steps_per_epoch: int, devices: int | None) -> "TrainerSpec":
+        drop = LOOP_FIELDS + (() if method.trainer_kwargs else METHOD_FIELDS)
+        values = {k: v for k, v in cfg.resolved().to_dict().items() if k not in drop}
+        return cls(canonical_json(values), tuple(data.input_shape), int(data.num_classes),
+                   total_steps, steps_per_epoch, len(local_devices(devices)))
+
+
+@functools.lru_cache(maxsize=None)
+def level_trainer(spec: TrainerSpec) -> Trainer:
+    """The Trainer of a level runner, built from ``spec`` alone: the model, the optimizer, the
+    level schedule, the method's hooks and the recipe's (input pipeline, sign perturbation)."""
+    from lottery_core.models import get_model
+
+    cfg = ExperimentConfig.from_dict(json.loads(spec.config))
+    model = get_model(cfg.model, input_shape=spec.input_shape, num_classes=spec.num_classes,
+                      **(cfg.model_options or {}))
+    method = registry.method_for(cfg)
+    schedule = lrr_recipe.level_schedule(cfg, spec.total_steps, spec.steps_per_epoch)
+    optimizer = make_optimizer(cfg.optimizer, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                               weight_decay=cfg.weight_decay, learning_rate=cfg.learning_rate)
+    hooks = method.trainer_kwargs(cfg) if method.trainer_kwargs else {}
+    params, _ = jax.eval_shape(model.init, jax.random.PRNGKey(0))
+    recipe = lrr_recipe.recipe_hooks(cfg, model.apply, cfg.dataset, spec.input_shape,
+                                     spec.steps_per_epoch, sparsity.prunable_paths(params))
+    if "param_transform" in recipe and "param_transform" in hooks:
+        raise ValueError(f"sign_perturbation cannot be combined with method "
+                         f"{method.name!r}, which sets its own param_transform")
+    return Trainer(optimizer=optimizer, schedule=schedule, last_step=spec.total_steps - 1,
+                   step_loop=default_step_loop(params), devices=spec.devices,
+                   **{**recipe, **hooks})
+
+
+# ----------------------------------------------------------------------------- runner
 @dataclasses.dataclass
 class Runner:
     """Runs (or resumes) one experiment into ``out/<method>-<hash>/``."""
@@ -74,6 +135,7 @@ class Runner:
     seed_parallel: str = "auto"       # one of SEED_PARALLEL_MODES
     log: Callable[[str], None] = print
     dataset: Any = None               # a preloaded lottery_core.data.Dataset (tests)
+    devices: int | None = None        # data parallelism over this many devices (None: all)
 
     def __post_init__(self):
         registry.check_config(self.config)
@@ -99,42 +161,19 @@ class Runner:
         self.eval_every = self.cfg.eval_every or max(1, self.total_steps // 10)
         self.steps_per_epoch = per_epoch
         self.carry_opt = lrr_recipe.carries_optimizer_state(self.cfg)
+        params, _ = jax.eval_shape(self.model.init, jax.random.PRNGKey(0))
+        self.paths = sparsity.prunable_paths(params)
+        # one Trainer (and so one set of compiled functions) per training setup per process
+        self.trainer = level_trainer(TrainerSpec.of(self.config, self.method, data,
+                                                    self.total_steps, per_epoch, self.devices))
+        self.trainer.check_batch_size(self.cfg.batch_size)
         self.run_dir = open_run_directory(
             self.out, self.config.method, self.config.identity(),
             {"resolved": {k: v for k, v in self.config.resolved().to_dict().items()
                           if k not in UNHASHED}})
-        schedule = lrr_recipe.level_schedule(self.cfg, self.total_steps, per_epoch)
-        optimizer = make_optimizer(self.cfg.optimizer, momentum=self.cfg.momentum,
-                                   nesterov=self.cfg.nesterov,
-                                   weight_decay=self.cfg.weight_decay,
-                                   learning_rate=self.cfg.learning_rate)
-        hooks = self.method.trainer_kwargs(self.cfg) if self.method.trainer_kwargs else {}
-        params, _ = jax.eval_shape(self.model.init, jax.random.PRNGKey(0))
-        self.paths = sparsity.prunable_paths(params)
-        recipe = lrr_recipe.recipe_hooks(self.cfg, self.model.apply, self.cfg.dataset,
-                                         data.input_shape, per_epoch, self.paths)
-        if "param_transform" in recipe and "param_transform" in hooks:
-            raise ValueError(f"sign_perturbation cannot be combined with method "
-                             f"{self.method.name!r}, which sets its own param_transform")
-        hooks = {**recipe, **hooks}
-        step_loop = default_step_loop(params)
-        # one Trainer (and so one set of compiled functions) per training setup per process
-        key = (json.dumps(self.cfg.model_options, sort_keys=True), self.cfg.model,
-               data.input_shape, data.num_classes, self.cfg.optimizer, self.cfg.learning_rate,
-               self.cfg.momentum, self.cfg.nesterov, self.cfg.weight_decay, self.cfg.schedule,
-               self.cfg.warmup_steps, self.cfg.milestones, self.cfg.gamma, self.total_steps,
-               self.method.name if self.method.trainer_kwargs else None,
-               self.cfg.final_learning_rate, self.cfg.warmup_epochs, per_epoch,
-               self.cfg.input_pipeline, self.cfg.dataset, self.cfg.sign_perturbation,
-               self.cfg.sign_perturbation_every, step_loop)
-        if key not in _TRAINERS:
-            _TRAINERS[key] = Trainer(optimizer=optimizer, schedule=schedule,
-                                     last_step=self.total_steps - 1, step_loop=step_loop,
-                                     **hooks)
-        self.trainer = _TRAINERS[key]
-        self.x_train, self.y_train = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
-        self.eval_sets = {"val": (jnp.asarray(data.x_val), jnp.asarray(data.y_val)),
-                          "test": (jnp.asarray(data.x_test), jnp.asarray(data.y_test))}
+        self.x_train, self.y_train = self.trainer.put((data.x_train, data.y_train))
+        self.eval_sets = {"val": self.trainer.put((data.x_val, data.y_val)),
+                          "test": self.trainer.put((data.x_test, data.y_test))}
         self.fractions = sparsity.layer_fractions(
             params, self.model.num_classes, self.cfg.prune_fraction,
             self.cfg.prune_fraction_conv, self.cfg.prune_fraction_output)
@@ -185,9 +224,10 @@ class Runner:
         for a, b in chunk_bounds(-n, n, self.eval_every):
             indices = epoch_batches((seed, WARMUP_TAG), len(self.x_train), self.cfg.batch_size,
                                     a + n, b - a)
-            train_state, losses = self.trainer.run_steps(train_state, self.x_train,
-                                                         self.y_train, jnp.asarray(indices))
-            history.append({"step": b, "train_loss": float(np.mean(np.asarray(losses)))})
+            train_state, steps = self.trainer.run_steps(train_state, self.x_train,
+                                                        self.y_train, jnp.asarray(indices))
+            history.append({"step": b,
+                            "train_loss": float(np.mean(np.asarray(steps["loss"])))})
         evals = {k: self.trainer.evaluate(train_state.params, train_state.model_state, *xy)
                  for k, xy in self.eval_sets.items()}
         save_tree(self.seed_dir(seed) / layout.WARMUP,
@@ -250,8 +290,9 @@ class Runner:
     # -- training -----------------------------------------------------------------------
     def run(self) -> Path:
         seeds = list(range(self.cfg.first_seed, self.cfg.first_seed + self.cfg.seeds))
+        devices = (f", {self.trainer.n_devices} devices" if self.trainer.n_devices > 1 else "")
         self.log(f"{self.cfg.method}: {self.run_dir} ({len(seeds)} seeds, {self.cfg.levels} "
-                 f"levels, {self.total_steps} steps/level, seeds {self.seed_parallel})")
+                 f"levels, {self.total_steps} steps/level, seeds {self.seed_parallel}{devices})")
         pending = [s for s in seeds
                    if not all(self.level_done(s, k) for k in range(self.cfg.levels + 1))]
         if self.seed_parallel == "processes" and len(pending) > 1:
@@ -317,14 +358,15 @@ class Runner:
             indices = np.stack([epoch_batches((s, level), len(self.x_train),
                                               self.cfg.batch_size, a, b - a) for s in seeds])
             if multi:
-                state, losses = self.trainer.run_steps_seeds(state, self.x_train, self.y_train,
-                                                             jnp.asarray(indices))
+                state, steps = self.trainer.run_steps_seeds(state, self.x_train, self.y_train,
+                                                            jnp.asarray(indices))
+                losses = steps["loss"]
                 evals = {k: self.trainer.evaluate_seeds(state.params, state.model_state, *xy)
                          for k, xy in self.eval_sets.items()}
             else:
-                state, losses = self.trainer.run_steps(state, self.x_train, self.y_train,
-                                                       jnp.asarray(indices[0]))
-                losses = losses[None]
+                state, steps = self.trainer.run_steps(state, self.x_train, self.y_train,
+                                                      jnp.asarray(indices[0]))
+                losses = steps["loss"][None]
                 evals = {k: tuple(v[None] for v in self.trainer.evaluate(
                     state.params, state.model_state, *xy)) for k, xy in self.eval_sets.items()}
             losses = np.asarray(losses)
@@ -427,7 +469,7 @@ def seed_worker_main(job_file: str, worker_id: int, core: int) -> None:
         dataset = load_dataset_npz(job["dataset_file"])
     runner = Runner(ExperimentConfig.from_dict(job["config"]), Path(job["out"]),
                     data_dir=job["data_dir"], progress=False, seed_parallel="sequential",
-                    dataset=dataset,
+                    dataset=dataset, devices=job["devices"],
                     log=lambda line: print(f"[worker {worker_id}] {line}", file=sys.stderr,
                                            flush=True))
     for line in sys.stdin:

@@ -5,9 +5,10 @@ One code path trains both methods: the trainable object is a :class:`reparam.Rep
 ``pilot`` the kernels are split into m ⊙ w (``reparam.reparameterize``) and the loss carries
 α(‖m‖² + ‖w‖²); for ``oneshot`` no leaf is split (``m`` is ``None`` everywhere), so the same
 step is plain training of x with a zero penalty. An epoch is one jitted ``lax.scan`` over
-device-resident batches (:func:`train.epoch_batches` order, the same per seed for both
-methods and for level 0 of the engine); α is a traced argument, so Algorithm 1's per-epoch
-update does not recompile.
+device-resident batches (:func:`training.epoch_batches` order, the same per seed for both
+methods and for level 0 of the engine) through the engine's one Trainer step with PILoT's
+hooks (:mod:`lottery_core.training.pilot`): the params are the Reparam and the loss reads α
+from the TrainState, so Algorithm 1's per-epoch update does not recompile.
 
 Run folder (``OUT/<method>-<hash>/``, beside the level methods' folders)::
 
@@ -29,6 +30,7 @@ interrupted seed resumes from its last finished epoch with the same batches and 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from pathlib import Path
@@ -44,34 +46,17 @@ from lottery_core.config.oneshot import (ONESHOT_METHODS, TRAINING_FIELDS, OneSh
 from lottery_core.loops.setup import load_data_and_model
 from lottery_core.sparsity import density_report, prunable_paths
 from lottery_core.sparsity import reparam as rp
-from lottery_core.store import (atomic_write_json, flatten, identity_hash, layout, load_extra,
-                                load_tree, load_tree_like, open_run_directory, read_json,
-                                save_tree, unflatten)
-from lottery_core.train import Trainer, epoch_batches, make_optimizer, make_schedule
+from lottery_core.store import (atomic_write_json, canonical_json, flatten, identity_hash,
+                                layout, load_extra, load_tree, load_tree_like,
+                                open_run_directory, read_json, save_tree, unflatten)
+from lottery_core.training import Trainer, epoch_batches, make_optimizer, make_schedule
+from lottery_core.training.pilot import alpha_aux, pilot_hooks
+from lottery_core.training.sharding import local_devices
 
 
 def plain(params) -> rp.Reparam:
     """Standard training as a :class:`Reparam` with no reparameterized leaf: x itself."""
     return rp.Reparam(m=jax.tree.map(lambda _: None, params), w=params)
-
-
-def make_epoch_fn(apply_fn, optimizer) -> Callable:
-    """Jitted ``epoch(reparam, opt_state, model_state, x, y, batch_indices, alpha) ->
-    (reparam, opt_state, model_state, mean data loss, mean batch accuracy)``: ``lax.scan`` of
-    :func:`reparam.make_pilot_train_step` over the rows of ``batch_indices`` ([steps, batch])."""
-    step = rp.make_pilot_train_step(apply_fn, optimizer)
-
-    def epoch(reparam, opt_state, model_state, x, y, batch_indices, alpha):
-        def body(carry, indices):
-            r, o, s = carry
-            r, o, s, metrics = step(r, o, s, (x[indices], y[indices]), alpha)
-            return (r, o, s), (metrics["data_loss"], metrics["accuracy"])
-
-        (reparam, opt_state, model_state), (losses, accuracies) = jax.lax.scan(
-            body, (reparam, opt_state, model_state), batch_indices)
-        return reparam, opt_state, model_state, jnp.mean(losses), jnp.mean(accuracies)
-
-    return jax.jit(epoch)
 
 
 def kernel_l1(params) -> float:
@@ -93,7 +78,34 @@ def sparsity_key(sparsity: float) -> str:
     return f"{float(sparsity):.4f}"
 
 
-_EPOCH_FNS: dict[tuple, Callable] = {}
+@dataclasses.dataclass(frozen=True)
+class TrainerSpec:
+    """Everything a one-shot run's Trainer is built from: the resolved config's training fields
+    (canonical JSON), the data's shapes, the number of steps and of devices. Equal specs share
+    one Trainer (:func:`oneshot_trainer` is cached), hence one set of compiled functions."""
+
+    training: str
+    input_shape: tuple
+    num_classes: int
+    total_steps: int
+    devices: int
+
+
+@functools.lru_cache(maxsize=None)
+def oneshot_trainer(spec: TrainerSpec) -> Trainer:
+    """The Trainer of PILoT's objective (:func:`training.pilot.pilot_hooks`) on ``spec``'s model;
+    the optimizer's own step count drives the schedule (``inject_hyperparams``)."""
+    from lottery_core.models import get_model
+
+    cfg = ExperimentConfig.from_dict(json.loads(spec.training))
+    model = get_model(cfg.model, input_shape=spec.input_shape, num_classes=spec.num_classes,
+                      **(cfg.model_options or {}))
+    schedule = make_schedule(cfg.schedule, cfg.learning_rate, spec.total_steps,
+                             warmup_steps=cfg.warmup_steps, milestones=cfg.milestones,
+                             gamma=cfg.gamma)
+    optimizer = make_optimizer(cfg.optimizer, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                               weight_decay=cfg.weight_decay, learning_rate=schedule)
+    return Trainer(optimizer=optimizer, devices=spec.devices, **pilot_hooks(model.apply))
 
 
 @dataclasses.dataclass
@@ -107,6 +119,7 @@ class OneShotRunner:
     progress: bool = True
     log: Callable[[str], None] = print
     dataset: Any = None               # a preloaded lottery_core.data.Dataset (tests)
+    devices: int | None = None        # data parallelism over this many devices (None: all)
 
     def __post_init__(self):
         if self.config.method not in ONESHOT_METHODS:
@@ -125,25 +138,15 @@ class OneShotRunner:
                              f"{len(data.x_train)} training examples")
         self.epochs = self.cfg.epochs
         self.total_steps = self.epochs * self.per_epoch
-        self.schedule = make_schedule(self.cfg.schedule, self.cfg.learning_rate,
-                                      self.total_steps, warmup_steps=self.cfg.warmup_steps,
-                                      milestones=self.cfg.milestones, gamma=self.cfg.gamma)
-        # the optimizer's own step count drives the schedule (inject_hyperparams)
-        self.optimizer = make_optimizer(self.cfg.optimizer, momentum=self.cfg.momentum,
-                                        nesterov=self.cfg.nesterov,
-                                        weight_decay=self.cfg.weight_decay,
-                                        learning_rate=self.schedule)
-        key = (json.dumps(self.cfg.model_options, sort_keys=True), self.cfg.model,
-               data.input_shape, data.num_classes, self.cfg.optimizer, self.cfg.learning_rate,
-               self.cfg.momentum, self.cfg.nesterov, self.cfg.weight_decay, self.cfg.schedule,
-               self.cfg.warmup_steps, self.cfg.milestones, self.cfg.gamma, self.total_steps)
-        if key not in _EPOCH_FNS:
-            _EPOCH_FNS[key] = (make_epoch_fn(self.model.apply, self.optimizer),
-                               Trainer(self.model.apply, self.optimizer))
-        self.epoch_fn, self.evaluator = _EPOCH_FNS[key]
-        self.x_train, self.y_train = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
-        self.eval_sets = {"val": (jnp.asarray(data.x_val), jnp.asarray(data.y_val)),
-                          "test": (jnp.asarray(data.x_test), jnp.asarray(data.y_test))}
+        self.trainer = oneshot_trainer(TrainerSpec(
+            canonical_json({k: v for k, v in self.cfg.to_dict().items()
+                            if k in TRAINING_FIELDS}),
+            tuple(data.input_shape), data.num_classes, self.total_steps,
+            len(local_devices(self.devices))))
+        self.trainer.check_batch_size(self.cfg.batch_size)
+        self.x_train, self.y_train = self.trainer.put((data.x_train, data.y_train))
+        self.eval_sets = {"val": self.trainer.put((data.x_val, data.y_val)),
+                          "test": self.trainer.put((data.x_test, data.y_test))}
         identity = run_identity(self.config, self.settings)
         self.hash = identity_hash(identity)
         self.run_dir = open_run_directory(
@@ -204,7 +207,7 @@ class OneShotRunner:
     def evaluate(self, params, model_state) -> dict:
         out = {}
         for name, (x, y) in self.eval_sets.items():
-            loss, accuracy = self.evaluator.evaluate(params, model_state, x, y)
+            loss, accuracy = self.trainer.evaluate(plain(params), model_state, x, y)
             out[f"{name}_loss"], out[f"{name}_accuracy"] = float(loss), float(accuracy)
         return out
 
@@ -241,15 +244,18 @@ class OneShotRunner:
         else:
             reparam, schedule = plain(params), None
             sched = rp.PilotScheduleState(alpha=0.0, prev_accuracy=0.0, epoch=0)
-        opt_state = self.optimizer.init(reparam)
-        carry = (reparam, opt_state, model_state)
+        state = self.trainer.init_state(reparam, model_state, (), aux=alpha_aux(sched.alpha))
         record = {"history": [], "seconds": 0.0, "schedule": list(sched)}
         ckpt = d / layout.CHECKPOINT
-        if ckpt.exists():
-            carry, record = load_tree_like(ckpt, carry), load_extra(ckpt)
+        if ckpt.exists():     # (reparam, opt_state, model_state) after the last finished epoch
+            reparam, opt_state, model_state = load_tree_like(
+                ckpt, (state.params, state.opt_state, state.model_state))
+            record = load_extra(ckpt)
             sched = rp.PilotScheduleState(float(record["schedule"][0]),
                                           float(record["schedule"][1]),
                                           int(record["schedule"][2]))
+            state = state._replace(params=reparam, opt_state=opt_state, model_state=model_state,
+                                   step=jnp.asarray(sched.epoch * self.per_epoch, jnp.int32))
         bar = None
         if self.progress:
             from tqdm import tqdm
@@ -260,20 +266,19 @@ class OneShotRunner:
         for epoch in range(sched.epoch, self.epochs):
             indices = epoch_batches((seed, 0), len(self.x_train), self.cfg.batch_size,
                                     epoch * self.per_epoch, self.per_epoch)
-            reparam, opt_state, model_state = carry
             alpha = sched.alpha
-            reparam, opt_state, model_state, loss, accuracy = self.epoch_fn(
-                reparam, opt_state, model_state, self.x_train, self.y_train,
-                jnp.asarray(indices), jnp.float32(alpha))
-            carry = (reparam, opt_state, model_state)
-            x = rp.collapse(reparam)
+            state, steps = self.trainer.run_steps(state._replace(aux=alpha_aux(alpha)),
+                                                  self.x_train, self.y_train,
+                                                  jnp.asarray(indices))
+            loss, accuracy = jnp.mean(steps["data_loss"]), jnp.mean(steps["accuracy"])
+            x = rp.collapse(state.params)
             l1 = kernel_l1(x)
             train_accuracy = float(accuracy)
             if schedule is not None:
                 sched = schedule.update(sched, train_accuracy, l1)
             else:
                 sched = sched._replace(prev_accuracy=train_accuracy, epoch=epoch + 1)
-            evals = self.evaluate(x, model_state)
+            evals = self.evaluate(x, state.model_state)
             now = time.time()
             record["seconds"] += now - clock
             clock = now
@@ -283,14 +288,15 @@ class OneShotRunner:
                                       **evals})
             record["schedule"] = list(sched)
             if epoch + 1 < self.epochs:
-                save_tree(ckpt, carry, extra=record)
+                save_tree(ckpt, (state.params, state.opt_state, state.model_state),
+                          extra=record)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(alpha=f"{alpha:.2g}", train=f"{train_accuracy:.4f}",
                                 val=f"{evals['val_accuracy']:.4f}")
         if bar is not None:
             bar.close()
-        reparam, opt_state, model_state = carry
+        reparam, model_state = state.params, state.model_state
         x = jax.tree.map(np.asarray, rp.collapse(reparam))
         save_tree(d / layout.PARAMS, x)
         if flatten(model_state):

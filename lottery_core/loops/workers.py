@@ -61,7 +61,8 @@ def pin_and_tie_to_parent(core: int) -> None:
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)     # PR_SET_PDEATHSIG = 1
 
 
-def write_worker_job(folder: Path, config: dict, out, data_dir, dataset) -> Path:
+def write_worker_job(folder: Path, config: dict, out, data_dir, dataset,
+                     devices: int | None = None) -> Path:
     """The job file of the ``processes`` workers, in ``folder`` (the caller's private
     ``mkdtemp`` directory, mode 0700). The data travels by path when it came from disk;
     a given ``dataset`` is written as ``.npz`` plus JSON (``data.save_dataset_npz``, no
@@ -80,7 +81,7 @@ def write_worker_job(folder: Path, config: dict, out, data_dir, dataset) -> Path
     with os.fdopen(fd, "w") as handle:
         json.dump({"config": config, "out": str(out),
                    "data_dir": None if data_dir is None else str(data_dir),
-                   "dataset_file": dataset_file}, handle)
+                   "dataset_file": dataset_file, "devices": devices}, handle)
     return Path(job)
 
 
@@ -117,7 +118,7 @@ def train_in_processes(runner, seeds: list[int], entry: str) -> None:
 
     with tempfile.TemporaryDirectory(prefix="lottery-seeds-") as tmp:   # mode 0700
         job = write_worker_job(Path(tmp), runner.config.to_dict(), runner.out, runner.data_dir,
-                               runner._given_dataset)
+                               runner._given_dataset, runner.devices)
         workers = []
         for i in range(n_workers):
             process = subprocess.Popen(

@@ -134,39 +134,6 @@ def softmax_cross_entropy(logits, labels) -> jax.Array:
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
 
-def pilot_loss(reparam: Reparam, model_state, batch, alpha, *, apply_fn,
-               loss_fn=softmax_cross_entropy):
-    """f(m ⊙ w) + α(‖m‖² + ‖w‖²) on one batch ``(x, y)``.
-
-    ``apply_fn(params, state, x, train) -> (logits, state)``. Returns ``(total, (state, aux))``
-    with ``aux = {"data_loss", "penalty", "accuracy"}``, ready for ``jax.value_and_grad(...,
-    has_aux=True)``.
-    """
-    inputs, labels = batch
-    logits, new_state = apply_fn(collapse(reparam), model_state, inputs, True)
-    data_loss = loss_fn(logits, labels)
-    penalty = weight_decay_penalty(reparam, alpha)
-    accuracy = jnp.mean(jnp.argmax(logits, axis=-1) == labels)
-    return data_loss + penalty, (new_state, {"data_loss": data_loss, "penalty": penalty,
-                                             "accuracy": accuracy})
-
-
-def make_pilot_train_step(apply_fn, optimizer: optax.GradientTransformation,
-                          loss_fn=softmax_cross_entropy):
-    """A jitted ``step(reparam, opt_state, model_state, batch, alpha) -> (reparam, opt_state,
-    model_state, metrics)``; ``alpha`` is traced, so a new α does not recompile."""
-
-    def step(reparam, opt_state, model_state, batch, alpha):
-        grad_fn = jax.value_and_grad(pilot_loss, has_aux=True)
-        (loss, (model_state, aux)), grads = grad_fn(reparam, model_state, batch, alpha,
-                                                    apply_fn=apply_fn, loss_fn=loss_fn)
-        updates, opt_state = optimizer.update(grads, opt_state, reparam)
-        reparam = optax.apply_updates(reparam, updates)
-        return reparam, opt_state, model_state, dict(aux, loss=loss)
-
-    return jax.jit(step)
-
-
 # ----------------------------------------------------------------------------- Algorithm 1
 
 class PilotScheduleState(NamedTuple):

@@ -4,7 +4,7 @@ Scope: ReLU MLPs on in-memory data, float32, Adam, fixed number of epochs, one f
 record per epoch. One run is a pure function; many runs (seeds × methods × sparsities) are
 ``jax.vmap``-ed and ``jax.jit``-compiled, epochs and minibatch steps are ``lax.scan``.
 Pruned weights enter the forward pass as θ ⊙ m, so their gradients, Adam moments and
-updates are exactly zero. (The lottery_core engine's ``train.py`` may replace this on merge.)
+updates are exactly zero. (The lottery_core engine's ``training/`` may replace this on merge.)
 """
 
 from __future__ import annotations

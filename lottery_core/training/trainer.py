@@ -1,17 +1,22 @@
-"""Masked training as pure, jitted functions over an explicit state pytree.
+"""The Trainer: one training step, jitted over an explicit state pytree, on one or many devices.
 
 A :class:`Trainer` holds the static pieces (``apply_fn``, an optax transformation, a learning-rate
 schedule, the loss and two hooks) and exposes jitted functions of a :class:`TrainState`:
 
-* ``run_steps(state, x, y, batch_indices)``: ``lax.scan`` over the rows of ``batch_indices``
-  (shape ``[steps, batch]``); the data ``x, y`` stay on the device and each step gathers its
-  batch, so an epoch is one compiled call;
+* ``run_steps(state, x, y, batch_indices) -> (state, metrics)``: ``lax.scan`` of the step over
+  the rows of ``batch_indices`` (``[steps, batch]``); the data ``x, y`` stay on the device and
+  each step gathers its batch, so an epoch is one compiled call. ``metrics`` maps ``"loss"``
+  (and whatever the loss function reports, e.g. PILoT's data loss and batch accuracy) to one
+  value per step;
 * ``evaluate(params, model_state, x, y)``: mean loss and accuracy, ``lax.scan`` over batches;
-* ``run_steps_seeds`` / ``evaluate_seeds``: the same, ``jax.vmap``-ed over a leading seed axis.
+* ``run_steps_seeds`` / ``evaluate_seeds``: the same, ``jax.vmap``-ed over a leading seed axis;
+* ``step(state, x, y, batch_indices)``: the step alone, jitted (``batch_indices`` has one row);
+  with ``step_loop="python"`` ``run_steps`` is a Python loop over it.
 
-One step (DESIGN.md; JaxPruner's masked updates)::
+The step (DESIGN.md; JaxPruner's masked updates)::
 
-    g      = grad_transform(∇ loss(params), state)        # default: g ⊙ mask
+    (loss, (model_state, metrics)) = loss_fn(params, model_state, x, y, state)
+    g      = grad_transform(∇ loss, state)                # default: g ⊙ mask
     u, opt = optimizer.update(g, opt, params)             # learning rate = schedule(step)
     params = param_transform(params + u, state)           # default: params ⊙ mask
 
@@ -19,7 +24,16 @@ so pruned weights stay exactly 0 under momentum and (coupled) weight decay: thei
 momentum and decay term are all 0 and the re-masking removes any rounding. Callers replace the
 hooks for other actions (e.g. Zhou et al.'s "freeze pruned weights at their initial value":
 ``param_transform=lambda p, s: where(s.mask, p, s.aux)`` with ``aux = θ_0``), the loss
-(``loss_fn``) or the model (``apply_fn``, e.g. an ``m ⊙ w`` reparameterization).
+(``loss_fn``; it may read ``state.aux``, e.g. PILoT's α, :mod:`lottery_core.training.pilot`) or
+the model (``apply_fn``, e.g. the ``m ⊙ w`` reparameterization).
+
+Devices (``devices``; default: all local devices). On one device the functions are plain
+``jax.jit``. With several, they are jitted over a 1-D mesh (:mod:`.sharding`): each step's batch
+is split over the devices while params, model state and optimizer state are replicated, so
+XLA's SPMD partitioner all-reduces the gradient *and the BatchNorm batch statistics* over the
+global batch: the same function as on one device, equal up to the order of float sums. The
+batch size must be divisible by the number of devices. ``run_steps_seeds`` splits each seed's
+batch the same way (data parallel per seed, the seed axis replicated).
 """
 
 from __future__ import annotations
@@ -30,8 +44,10 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import optax
+from jax.sharding import NamedSharding, PartitionSpec
 
 from lottery_core.sparsity import apply_mask
+from lottery_core.training import sharding
 
 
 class TrainState(NamedTuple):
@@ -43,73 +59,18 @@ class TrainState(NamedTuple):
     mask: Any
     step: Any          # int32 position in the learning-rate schedule
     rng: Any           # PRNG key for data augmentation / stochastic hooks
-    aux: Any = ()      # free slot for hooks (e.g. frozen initial weights)
+    aux: Any = ()      # free slot for hooks (e.g. frozen initial weights, PILoT's α)
 
 
-# ----------------------------------------------------------------------------- schedules
-def make_schedule(kind: str, learning_rate: float, total_steps: int, *, warmup_steps: int = 0,
-                  milestones: tuple[float, ...] = (), gamma: float = 0.1,
-                  final_learning_rate: float = 0.0) -> Callable:
-    """Learning rate as a function of the step: ``constant``, ``step`` (multiply by ``gamma``
-    at each milestone, given as fractions of ``total_steps``), ``cosine`` (from
-    ``learning_rate`` to ``final_learning_rate`` at ``total_steps``:
-    ``lr_min + ½(1 + cos(π t/T))(lr − lr_min)``, the LRR paper's schedule with lr_min = 0.01,
-    spec lrr.md §2.2 [C]); any of them after ``warmup_steps`` of linear warmup from 0."""
-    if learning_rate <= 0:
-        raise ValueError(f"learning rate must be positive, got {learning_rate}")
-    if not 0.0 <= final_learning_rate <= learning_rate:
-        raise ValueError(f"final learning rate must be in [0, learning rate = {learning_rate}], "
-                         f"got {final_learning_rate}")
-    if kind == "constant":
-        main = optax.constant_schedule(learning_rate)
-    elif kind == "step":
-        boundaries = {int(round(m * total_steps)) - warmup_steps: gamma for m in milestones}
-        main = optax.piecewise_constant_schedule(learning_rate, boundaries)
-    elif kind == "cosine":
-        main = optax.cosine_decay_schedule(learning_rate, max(1, total_steps - warmup_steps),
-                                           alpha=final_learning_rate / learning_rate)
-    else:
-        raise ValueError(f"unknown schedule {kind!r}; allowed: constant, step, cosine")
-    if warmup_steps <= 0:
-        return main
-    warm = optax.linear_schedule(0.0, learning_rate, warmup_steps)
-    return optax.join_schedules([warm, main], [warmup_steps])
-
-
-def make_optimizer(name: str, *, momentum: float = 0.0, nesterov: bool = False,
-                   weight_decay: float = 0.0, learning_rate: float = 1e-3,
-                   b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
-                   ) -> optax.GradientTransformation:
-    """``sgd`` (momentum, Nesterov) or ``adam`` with coupled L2 weight decay (``wd · w`` added
-    to the gradient, as PyTorch's ``weight_decay``), wrapped in ``optax.inject_hyperparams``
-    so the trainer sets the learning rate of every step from its schedule."""
-    if weight_decay < 0:
-        raise ValueError(f"weight decay must be >= 0, got {weight_decay}")
-    if name not in ("sgd", "adam"):
-        raise ValueError(f"unknown optimizer {name!r}; allowed: sgd, adam")
-
-    def build(learning_rate):
-        if name == "sgd":
-            base = optax.sgd(learning_rate, momentum=momentum or None, nesterov=nesterov)
-        elif name == "adam":
-            base = optax.adam(learning_rate, b1=b1, b2=b2, eps=eps)
-        else:
-            raise ValueError(f"unknown optimizer {name!r}; allowed: sgd, adam")
-        if weight_decay:
-            return optax.chain(optax.add_decayed_weights(weight_decay), base)
-        return base
-
-    return optax.inject_hyperparams(build)(learning_rate=learning_rate)
-
-
-# ----------------------------------------------------------------------------- losses
+# ----------------------------------------------------------------------------- hooks
 def cross_entropy_loss(apply_fn):
-    """``loss(params, model_state, x, y, state) -> (mean CE, (logits, new model_state))``."""
+    """``loss_fn(params, model_state, x, y, state) -> (mean CE, (new model_state, {}))``: the
+    default loss; the empty dict is the step's extra metrics (none)."""
 
     def loss(params, model_state, x, y, train_state):
         logits, new_model_state = apply_fn(params, model_state, x, True)
         ce = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-        return ce, (logits, new_model_state)
+        return ce, (new_model_state, {})
 
     return loss
 
@@ -120,6 +81,11 @@ def mask_gradients(grads, state: TrainState):
 
 def mask_params(params, state: TrainState):
     return apply_mask(params, state.mask)
+
+
+def unmasked(tree, state: TrainState):
+    """The identity hook: no mask on gradients or params."""
+    return tree
 
 
 def default_step_loop(params) -> str:
@@ -153,43 +119,108 @@ class Trainer:
     #: compiled step. XLA:CPU runs convolutions inside a while loop ~25x slower than outside
     #: (measured: ResNet-8, batch 64: 11 s vs 0.4 s per step), so CPU conv runs use "python".
     step_loop: str = "scan"
+    #: data parallelism over the first ``devices`` local devices (None: all of them)
+    devices: int | None = None
 
     def __post_init__(self):
         if self.loss_fn is None:
             self.loss_fn = cross_entropy_loss(self.apply_fn)
         if self.step_loop not in ("scan", "python"):
             raise ValueError(f"step_loop must be scan or python, got {self.step_loop!r}")
+        devices = sharding.local_devices(self.devices)
+        self.n_devices = len(devices)
+        self.mesh = sharding.data_mesh(devices) if self.n_devices > 1 else None
         self.trace_count = 0
-        self._masked_start = jax.jit(lambda p, s: (lambda q: (q, self.optimizer.init(q)))(
-            self.param_transform(p, s)))
+        rep, by_row, by_seed_row = (self._sharding(k) for k in (None, 1, 2))
+        self._masked_start = self._jit(
+            lambda p, s: (lambda q: (q, self.optimizer.init(q)))(self.param_transform(p, s)),
+            (rep, rep), rep, batched=False)
         self._learning_rate = jax.jit(self.learning_rate) if self.schedule is not None else None
-        self.evaluate = jax.jit(self._evaluate)
-        self.evaluate_seeds = jax.jit(jax.vmap(self._evaluate, in_axes=(0, 0, None, None)))
+        #: the one step, jitted: ``step(state, x, y, batch_indices[1, batch])``
+        self.step = self._jit(self._single_step, (rep, rep, rep, by_row), rep, batched=True)
+        loop = self._run_steps if self.step_loop == "scan" else self._single_step
+        seeds = self._jit(jax.vmap(loop, in_axes=(0, None, None, 0)),
+                          (rep, rep, rep, by_seed_row), rep, batched=True)
         if self.step_loop == "scan":
-            self.run_steps = jax.jit(self._run_steps)
-            self.run_steps_seeds = jax.jit(jax.vmap(self._run_steps, in_axes=(0, None, None, 0)))
+            self.run_steps = self._jit(self._run_steps, (rep, rep, rep, by_row), rep,
+                                       batched=True)
+            self.run_steps_seeds = seeds
+            self.evaluate = self._jit(self._evaluate, (rep,) * 4, rep, batched=False)
+            self.evaluate_seeds = self._jit(jax.vmap(self._evaluate, in_axes=(0, 0, None, None)),
+                                            (rep,) * 4, rep, batched=False)
         else:
-            one = jax.jit(self._single_step)
-            one_seeds = jax.jit(jax.vmap(self._single_step, in_axes=(0, None, None, 0)))
-            self.run_steps = lambda s, x, y, idx: self._python_loop(one, s, x, y, idx, 0)
-            self.run_steps_seeds = lambda s, x, y, idx: self._python_loop(one_seeds, s, x, y,
-                                                                           idx, 1)
-            batch = jax.jit(self._evaluate_batch)
-            batch_seeds = jax.jit(jax.vmap(self._evaluate_batch, in_axes=(0, 0, None, None,
-                                                                          None)))
+            self.run_steps = lambda s, x, y, idx: self._python_loop(self.step, s, x, y, idx, 0)
+            self.run_steps_seeds = lambda s, x, y, idx: self._python_loop(seeds, s, x, y, idx, 1)
+            batch = self._jit(self._evaluate_batch, (rep,) * 5, rep, batched=False)
+            batch_seeds = self._jit(jax.vmap(self._evaluate_batch,
+                                             in_axes=(0, 0, None, None, None)), (rep,) * 5, rep,
+                                    batched=False)
             self.evaluate = lambda p, s, x, y: self._python_evaluate(batch, p, s, x, y)
             self.evaluate_seeds = lambda p, s, x, y: self._python_evaluate(batch_seeds, p, s,
                                                                            x, y)
 
+    # -- devices ------------------------------------------------------------------------
+    def _sharding(self, batch_axis: int | None):
+        """Replicated (``None``) or split along ``batch_axis`` over the mesh; ``None`` on one
+        device."""
+        if self.mesh is None:
+            return None
+        if batch_axis is None:
+            return sharding.replicated_sharding(self.mesh)
+        return NamedSharding(self.mesh, PartitionSpec(*[None] * batch_axis, sharding.BATCH_AXIS))
+
+    def _jit(self, fn, in_shardings, out_shardings, *, batched: bool):
+        """``jax.jit(fn)`` on one device. On a mesh: jitted with these shardings, the
+        arguments put there first (a no-op for arrays already placed), after checking that
+        the batch (last axis of the last argument, the indices, when ``batched``) splits
+        evenly."""
+        if self.mesh is None:
+            return jax.jit(fn)
+        jitted = jax.jit(fn, in_shardings=in_shardings, out_shardings=out_shardings)
+
+        def call(*args):
+            if batched:
+                self.check_batch_size(args[-1].shape[-1])
+            return jitted(*jax.device_put(args, in_shardings))
+
+        call.jitted = jitted       # e.g. to inspect the partitioned program: call.jitted.lower
+        return call
+
+    def check_batch_size(self, batch_size: int) -> None:
+        """Raise :class:`sharding.DeviceError` (a ``ValueError``) unless ``batch_size`` splits
+        evenly over the devices."""
+        if batch_size % self.n_devices:
+            raise sharding.DeviceError(f"batch size {batch_size} is not divisible by the "
+                                       f"{self.n_devices} devices it is split over (choose "
+                                       f"another --devices or --batch-size)")
+
+    def put(self, tree):
+        """``tree`` on the device(s): replicated over the mesh (the training and evaluation
+        data, placed once), else ``jnp.asarray``."""
+        if self.mesh is None:
+            return jax.tree_util.tree_map(jnp.asarray, tree)
+        return sharding.replicate(tree, self.mesh)
+
+    def _split_batch(self, tree):
+        """Inside a jitted function on a mesh: split the leading (example) axis over the
+        devices when it divides evenly; a no-op on one device."""
+        if self.mesh is None:
+            return tree
+        leaves = jax.tree_util.tree_leaves(tree)
+        if any(leaf.shape[0] % self.n_devices for leaf in leaves):
+            return tree
+        return jax.lax.with_sharding_constraint(tree, sharding.batch_sharding(self.mesh))
+
+    # -- training -----------------------------------------------------------------------
     @staticmethod
     def _python_loop(one_step, state, x, y, batch_indices, axis):
         """``run_steps`` as a loop of single-step calls (same math, same batches)."""
-        losses = []
+        rows = []
         for i in range(batch_indices.shape[axis]):
-            rows = batch_indices[i:i + 1] if axis == 0 else batch_indices[:, i:i + 1]
-            state, loss = one_step(state, x, y, rows)
-            losses.append(loss)
-        return state, jnp.concatenate(losses, axis=axis)
+            chunk = batch_indices[i:i + 1] if axis == 0 else batch_indices[:, i:i + 1]
+            state, metrics = one_step(state, x, y, chunk)
+            rows.append(metrics)
+        return state, jax.tree_util.tree_map(lambda *m: jnp.concatenate(m, axis=axis), *rows)
 
     def init_state(self, params, model_state, mask, *, step: int = 0, rng=None, aux=()
                    ) -> TrainState:
@@ -206,39 +237,40 @@ class Trainer:
         return self.schedule(step)
 
     def _step(self, state: TrainState, x, y):
+        """The one training step: ``(state, metrics)`` after one batch ``(x, y)``."""
         opt_state = state.opt_state
         if self.schedule is not None and hasattr(opt_state, "hyperparams"):
             hyper = dict(opt_state.hyperparams)
             hyper["learning_rate"] = jnp.asarray(self.learning_rate(state.step),
                                                  jnp.asarray(hyper["learning_rate"]).dtype)
             opt_state = opt_state._replace(hyperparams=hyper)
-        (loss, (logits, model_state)), grads = jax.value_and_grad(self.loss_fn, has_aux=True)(
+        (loss, (model_state, metrics)), grads = jax.value_and_grad(self.loss_fn, has_aux=True)(
             state.params, state.model_state, x, y, state)
         grads = self.grad_transform(grads, state)
         updates, opt_state = self.optimizer.update(grads, opt_state, state.params)
         params = self.param_transform(optax.apply_updates(state.params, updates), state)
         return state._replace(params=params, model_state=model_state, opt_state=opt_state,
-                              step=state.step + 1), loss
+                              step=state.step + 1), {"loss": loss, **metrics}
 
     def _batch_step(self, state: TrainState, x, y, indices):
-        xb, yb = x[indices], y[indices]
+        xb, yb = self._split_batch((x[indices], y[indices]))
         if self.augment is not None:
             xb = self.augment(jax.random.fold_in(state.rng, state.step), xb)
         return self._step(state, xb, yb)
 
     def _run_steps(self, state: TrainState, x, y, batch_indices):
         self.trace_count += 1          # runs only while tracing: counts compilations
-        state, losses = jax.lax.scan(lambda s, i: self._batch_step(s, x, y, i), state,
-                                     batch_indices)
-        return state, losses
+        return jax.lax.scan(lambda s, i: self._batch_step(s, x, y, i), state, batch_indices)
 
     def _single_step(self, state: TrainState, x, y, batch_indices):
         """One step without a loop construct (``batch_indices`` has one row)."""
         self.trace_count += 1
-        state, loss = self._batch_step(state, x, y, batch_indices[0])
-        return state, loss[None]
+        state, metrics = self._batch_step(state, x, y, batch_indices[0])
+        return state, jax.tree_util.tree_map(lambda m: m[None], metrics)
 
+    # -- evaluation ---------------------------------------------------------------------
     def _evaluate_batch(self, params, model_state, xb, yb, wb):
+        xb, yb, wb = self._split_batch((xb, yb, wb))
         logits, _ = self.apply_fn(params, model_state, xb, False)
         ce = optax.softmax_cross_entropy_with_integer_labels(logits, yb)
         correct = (jnp.argmax(logits, -1) == yb).astype(jnp.float32)
@@ -272,7 +304,7 @@ class Trainer:
         ys, ws = yp.reshape((-1, b)), weight.reshape((-1, b))
 
         def body(carry, batch):
-            xb, yb, wb = batch
+            xb, yb, wb = self._split_batch(batch)
             logits, _ = self.apply_fn(params, model_state, xb, False)
             ce = optax.softmax_cross_entropy_with_integer_labels(logits, yb)
             correct = (jnp.argmax(logits, -1) == yb).astype(jnp.float32)
@@ -280,25 +312,3 @@ class Trainer:
 
         (loss_sum, correct_sum), _ = jax.lax.scan(body, (0.0, 0.0), (xs, ys, ws))
         return loss_sum / n, correct_sum / n
-
-
-def epoch_batches(seed_sequence: tuple[int, ...], n_examples: int, batch_size: int,
-                  first_step: int, n_steps: int):
-    """Indices ``[n_steps, batch_size]`` of steps ``first_step .. first_step+n_steps-1``.
-
-    Step ``s`` belongs to epoch ``s // (n_examples // batch_size)``; each epoch is a fresh
-    permutation from ``numpy.random.default_rng((*seed_sequence, epoch))`` with the last
-    partial batch dropped. Depending only on the step, the order is the same after a resume."""
-    import numpy as np
-
-    per_epoch = n_examples // batch_size
-    if per_epoch < 1:
-        raise ValueError(f"batch size {batch_size} exceeds the {n_examples} training examples")
-    rows, cache = [], {}
-    for step in range(first_step, first_step + n_steps):
-        epoch, position = divmod(step, per_epoch)
-        if epoch not in cache:
-            cache = {epoch: np.random.default_rng((*seed_sequence, epoch)).permutation(
-                n_examples)}
-        rows.append(cache[epoch][position * batch_size:(position + 1) * batch_size])
-    return np.asarray(rows, dtype=np.int32).reshape(n_steps, batch_size)
