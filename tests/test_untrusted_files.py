@@ -306,8 +306,8 @@ def test_worker_data_file_is_private_and_results_match_sequential(tmp_path, monk
     seen = {}
     original = workers_module.write_worker_job
 
-    def spy(folder, config, out, data_dir, dataset):
-        job = original(folder, config, out, data_dir, dataset)
+    def spy(folder, *args):
+        job = original(folder, *args)
         dataset_file = Path(json.loads(job.read_text())["dataset_file"])
         seen.update(folder=stat.S_IMODE(os.stat(folder).st_mode),
                     job=stat.S_IMODE(os.stat(job).st_mode),
