@@ -39,7 +39,7 @@ def trainer_of(run_dir: Path):
     """The (cached) Trainer a one-shot run trained with, found from its config.json."""
     import jax
 
-    from lottery_core.experiment import canonical_json
+    from lottery_core.store import canonical_json
 
     resolved = json.loads((run_dir / "config.json").read_text())["resolved"]
     steps = json.loads((run_dir / "seed_0" / "metrics.json").read_text())["steps"]

@@ -30,8 +30,9 @@ import json, sys, tempfile, time
 clock0 = time.time()
 from pathlib import Path
 import jax, jax.numpy as jnp, numpy as np
-from lottery_core import cli, masks
-from lottery_core.checkpoint import flatten, load_tree
+import lottery_cli.main as cli
+from lottery_core import sparsity as masks
+from lottery_core.store import flatten, load_tree
 from lottery_core.models import get_model
 from lottery_core.training import Trainer, epoch_batches, make_optimizer, make_schedule, sharding
 
