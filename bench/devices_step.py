@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD = r"""
 import json, sys, time
 import jax, jax.numpy as jnp, numpy as np
-from lottery_core import masks
+from lottery_core import sparsity as masks
 from lottery_core.models import get_model
 from lottery_core.training import Trainer, epoch_batches, make_optimizer, make_schedule
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import optax
 
-from lottery_core import reparam as rp
+from lottery_core.sparsity import reparam as rp
 from lottery_core.training.trainer import unmasked
 
 
