@@ -39,12 +39,15 @@ def trainer_of(run_dir: Path):
     """The (cached) Trainer a one-shot run trained with, found from its config.json."""
     import jax
 
+    from lottery_core.loops.setup import TrainerSpec
     from lottery_core.store import canonical_json
 
     resolved = json.loads((run_dir / "config.json").read_text())["resolved"]
-    steps = json.loads((run_dir / "seed_0" / "metrics.json").read_text())["steps"]
-    return oneshot_lib.oneshot_trainer(oneshot_lib.TrainerSpec(
-        canonical_json(resolved), (28, 28, 1), 10, steps, len(jax.local_devices())))
+    metrics = json.loads((run_dir / "seed_0" / "metrics.json").read_text())
+    steps = metrics["steps"]
+    return oneshot_lib.oneshot_trainer(TrainerSpec(
+        canonical_json(resolved), (28, 28, 1), 10, steps, steps // metrics["epochs"],
+        len(jax.local_devices())))
 
 
 def comparable(metrics: dict) -> dict:

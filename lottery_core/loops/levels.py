@@ -29,7 +29,8 @@ from lottery_core import lrr_recipe, sparsity
 from lottery_core.config import UNHASHED, ExperimentConfig
 from lottery_core.loops import registry, workers
 from lottery_core.loops.protocol import LevelContext, LevelStart, Method
-from lottery_core.loops.setup import load_data_and_model
+from lottery_core.loops.setup import (TrainerSpec, device_data, load_data_and_model,
+                                      steps_per_epoch)
 from lottery_core.signs import sign_flip_report
 from lottery_core.store import (atomic_write_json, canonical_json, flatten, layout,
                                 level_directory, load_extra, load_tree, load_tree_like,
@@ -64,7 +65,7 @@ def chunk_bounds(first: int, n_steps: int, every: int, extra_cut: int | None = N
 
 
 # ----------------------------------------------------------------------------- trainer
-#: config fields that steer only the level loop (not a training step): left out of TrainerSpec,
+#: config fields that steer only the level loop (not a training step): left out of its TrainerSpec,
 #: so the Trainer builder (and a method's ``trainer_kwargs``) sees their defaults, never these
 LOOP_FIELDS = ("levels", "seeds", "first_seed", "eval_every", "prune_fraction",
                "prune_fraction_conv", "prune_fraction_output", "allocation", "rewind_step",
@@ -74,28 +75,14 @@ LOOP_FIELDS = ("levels", "seeds", "first_seed", "eval_every", "prune_fraction",
 METHOD_FIELDS = ("method", "criterion", "mask1", "mask1_rescale", "mask0")
 
 
-@dataclasses.dataclass(frozen=True)
-class TrainerSpec:
-    """Everything a level runner's Trainer is built from (:func:`level_trainer`, its only
-    input): the resolved config as canonical JSON without ``LOOP_FIELDS`` (and without
-    ``METHOD_FIELDS`` when the method adds no Trainer hooks), the data's shapes, the steps per
-    level and per epoch, and the number of devices. Equal specs share one Trainer, hence one set
-    of compiled functions: a second run of the same setup in a process does not recompile."""
-
-    config: str
-    input_shape: tuple
-    num_classes: int
-    total_steps: int
-    steps_per_epoch: int
-    devices: int
-
-    @classmethod
-    def of(cls, cfg: ExperimentConfig, method: "Method", data, total_steps: int,
-           steps_per_epoch: int, devices: int | None) -> "TrainerSpec":
-        drop = LOOP_FIELDS + (() if method.trainer_kwargs else METHOD_FIELDS)
-        values = {k: v for k, v in cfg.resolved().to_dict().items() if k not in drop}
-        return cls(canonical_json(values), tuple(data.input_shape), int(data.num_classes),
-                   total_steps, steps_per_epoch, len(local_devices(devices)))
+def level_spec(cfg: ExperimentConfig, method: Method, data, total_steps: int,
+               per_epoch: int, devices: int | None) -> TrainerSpec:
+    """The :class:`TrainerSpec` of a level runner: the resolved config without ``LOOP_FIELDS``
+    (and without ``METHOD_FIELDS`` when the method adds no Trainer hooks)."""
+    drop = LOOP_FIELDS + (() if method.trainer_kwargs else METHOD_FIELDS)
+    values = {k: v for k, v in cfg.resolved().to_dict().items() if k not in drop}
+    return TrainerSpec(canonical_json(values), tuple(data.input_shape), int(data.num_classes),
+                       total_steps, per_epoch, len(local_devices(devices)))
 
 
 @functools.lru_cache(maxsize=None)
@@ -126,7 +113,13 @@ def level_trainer(spec: TrainerSpec) -> Trainer:
 # ----------------------------------------------------------------------------- runner
 @dataclasses.dataclass
 class Runner:
-    """Runs (or resumes) one experiment into ``out/<method>-<hash>/``."""
+    """Runs (or resumes) one experiment into ``out/<method>-<hash>/``.
+
+    After construction these attributes are its documented surface (experiments use them):
+    ``config`` (as given) and ``cfg`` (resolved: the model's defaults filled in), ``method``,
+    ``dataset``, ``model``, ``trainer``, ``x_train`` / ``y_train`` and ``eval_sets`` (the data
+    on the trainer's devices), ``paths`` (prunable leaves), ``fractions`` (per-layer pruning
+    fractions), ``total_steps``, ``steps_per_epoch``, ``run_dir`` and ``seed_dir(seed)``."""
 
     config: ExperimentConfig
     out: Path
@@ -148,11 +141,7 @@ class Runner:
         self._given_dataset = self.dataset
         self.dataset, self.model = load_data_and_model(self.cfg, self.data_dir, self.dataset)
         data = self.dataset
-        n_train = len(data.x_train)
-        per_epoch = n_train // self.cfg.batch_size
-        if per_epoch < 1:
-            raise ValueError(f"batch_size {self.cfg.batch_size} exceeds the {n_train} "
-                             f"training examples")
+        per_epoch = steps_per_epoch(data, self.cfg.batch_size)
         self.total_steps = (self.cfg.iterations if self.cfg.iterations is not None
                             else self.cfg.epochs * per_epoch)
         if self.cfg.rewind_step >= self.total_steps:
@@ -164,16 +153,14 @@ class Runner:
         params, _ = jax.eval_shape(self.model.init, jax.random.PRNGKey(0))
         self.paths = sparsity.prunable_paths(params)
         # one Trainer (and so one set of compiled functions) per training setup per process
-        self.trainer = level_trainer(TrainerSpec.of(self.config, self.method, data,
-                                                    self.total_steps, per_epoch, self.devices))
+        self.trainer = level_trainer(level_spec(self.config, self.method, data,
+                                                self.total_steps, per_epoch, self.devices))
         self.trainer.check_batch_size(self.cfg.batch_size)
         self.run_dir = open_run_directory(
             self.out, self.config.method, self.config.identity(),
             {"resolved": {k: v for k, v in self.config.resolved().to_dict().items()
                           if k not in UNHASHED}})
-        self.x_train, self.y_train = self.trainer.put((data.x_train, data.y_train))
-        self.eval_sets = {"val": self.trainer.put((data.x_val, data.y_val)),
-                          "test": self.trainer.put((data.x_test, data.y_test))}
+        self.x_train, self.y_train, self.eval_sets = device_data(self.trainer, data)
         self.fractions = sparsity.layer_fractions(
             params, self.model.num_classes, self.cfg.prune_fraction,
             self.cfg.prune_fraction_conv, self.cfg.prune_fraction_output)

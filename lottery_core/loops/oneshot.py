@@ -43,7 +43,8 @@ import numpy as np
 from lottery_core.config import ExperimentConfig
 from lottery_core.config.oneshot import (ONESHOT_METHODS, TRAINING_FIELDS, OneShotSettings,
                                          check_training_config, run_identity)
-from lottery_core.loops.setup import load_data_and_model
+from lottery_core.loops.setup import (TrainerSpec, device_data, load_data_and_model,
+                                      steps_per_epoch)
 from lottery_core.sparsity import density_report, prunable_paths
 from lottery_core.sparsity import reparam as rp
 from lottery_core.store import (atomic_write_json, canonical_json, flatten, identity_hash,
@@ -78,26 +79,13 @@ def sparsity_key(sparsity: float) -> str:
     return f"{float(sparsity):.4f}"
 
 
-@dataclasses.dataclass(frozen=True)
-class TrainerSpec:
-    """Everything a one-shot run's Trainer is built from: the resolved config's training fields
-    (canonical JSON), the data's shapes, the number of steps and of devices. Equal specs share
-    one Trainer (:func:`oneshot_trainer` is cached), hence one set of compiled functions."""
-
-    training: str
-    input_shape: tuple
-    num_classes: int
-    total_steps: int
-    devices: int
-
-
 @functools.lru_cache(maxsize=None)
 def oneshot_trainer(spec: TrainerSpec) -> Trainer:
     """The Trainer of PILoT's objective (:func:`training.pilot.pilot_hooks`) on ``spec``'s model;
     the optimizer's own step count drives the schedule (``inject_hyperparams``)."""
     from lottery_core.models import get_model
 
-    cfg = ExperimentConfig.from_dict(json.loads(spec.training))
+    cfg = ExperimentConfig.from_dict(json.loads(spec.config))
     model = get_model(cfg.model, input_shape=spec.input_shape, num_classes=spec.num_classes,
                       **(cfg.model_options or {}))
     schedule = make_schedule(cfg.schedule, cfg.learning_rate, spec.total_steps,
@@ -132,21 +120,16 @@ class OneShotRunner:
         self.cfg = self.config.resolved()
         self.dataset, self.model = load_data_and_model(self.cfg, self.data_dir, self.dataset)
         data = self.dataset
-        self.per_epoch = len(data.x_train) // self.cfg.batch_size
-        if self.per_epoch < 1:
-            raise ValueError(f"batch_size {self.cfg.batch_size} exceeds the "
-                             f"{len(data.x_train)} training examples")
+        self.per_epoch = steps_per_epoch(data, self.cfg.batch_size)
         self.epochs = self.cfg.epochs
         self.total_steps = self.epochs * self.per_epoch
         self.trainer = oneshot_trainer(TrainerSpec(
             canonical_json({k: v for k, v in self.cfg.to_dict().items()
                             if k in TRAINING_FIELDS}),
-            tuple(data.input_shape), data.num_classes, self.total_steps,
+            tuple(data.input_shape), data.num_classes, self.total_steps, self.per_epoch,
             len(local_devices(self.devices))))
         self.trainer.check_batch_size(self.cfg.batch_size)
-        self.x_train, self.y_train = self.trainer.put((data.x_train, data.y_train))
-        self.eval_sets = {"val": self.trainer.put((data.x_val, data.y_val)),
-                          "test": self.trainer.put((data.x_test, data.y_test))}
+        self.x_train, self.y_train, self.eval_sets = device_data(self.trainer, data)
         identity = run_identity(self.config, self.settings)
         self.hash = identity_hash(identity)
         self.run_dir = open_run_directory(

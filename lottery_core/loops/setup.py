@@ -1,6 +1,14 @@
-"""What every runner sets up first: the data set and the model built for it."""
+"""What both runners (the level loop and the one-shot runs) set up first, in one place.
+
+The data set and the model built for it (:func:`load_data_and_model`), the steps of an epoch
+(:func:`steps_per_epoch`), the specification a runner's Trainer is built from and cached by
+(:class:`TrainerSpec`: equal specs share one Trainer, hence one set of compiled functions),
+and the data placed on the Trainer's devices once (:func:`device_data`).
+"""
 
 from __future__ import annotations
+
+import dataclasses
 
 from lottery_core.config import ExperimentConfig
 
@@ -17,3 +25,37 @@ def load_data_and_model(cfg: ExperimentConfig, data_dir=None, dataset=None):
     model = get_model(cfg.model, input_shape=dataset.input_shape,
                       num_classes=dataset.num_classes, **(cfg.model_options or {}))
     return dataset, model
+
+
+def steps_per_epoch(dataset, batch_size: int) -> int:
+    """Full batches in one pass over the training split (the last partial batch is dropped,
+    :func:`training.epoch_batches`); ``ValueError`` when not even one fits."""
+    n_train = len(dataset.x_train)
+    per_epoch = n_train // batch_size
+    if per_epoch < 1:
+        raise ValueError(f"batch_size {batch_size} exceeds the {n_train} training examples")
+    return per_epoch
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainerSpec:
+    """Everything a runner's Trainer is built from (its builder's only input): the config
+    fields the Trainer depends on as canonical JSON (each runner decides which), the data's
+    shapes, the steps per run and per epoch, and the number of devices. Hashable, so the
+    builders cache on it: a second run of the same setup in a process does not recompile."""
+
+    config: str
+    input_shape: tuple
+    num_classes: int
+    total_steps: int
+    steps_per_epoch: int
+    devices: int
+
+
+def device_data(trainer, dataset) -> tuple:
+    """``(x_train, y_train, {"val": (x, y), "test": (x, y)})`` placed on ``trainer``'s devices
+    once, for every step and evaluation of the run."""
+    x_train, y_train = trainer.put((dataset.x_train, dataset.y_train))
+    eval_sets = {"val": trainer.put((dataset.x_val, dataset.y_val)),
+                 "test": trainer.put((dataset.x_test, dataset.y_test))}
+    return x_train, y_train, eval_sets
