@@ -5,7 +5,8 @@
 
 Checks out ``--base`` (default: the last commit before the "one engine" rebuild) into a
 temporary git worktree and times, alternately in fresh processes (base, current, base,
-current, ... so that load from other processes hits both alike), the step each tree's own
+current, current, base, ...: each tree first in half the rounds, so that load from other
+processes and any first-in-pair effect hit both alike), the step each tree's own
 ``Trainer`` compiles:
 
 * LeNet-300-100 on MNIST: batch 60, Adam 1.2e-3 with the schedule hook and the mask transforms,
@@ -112,9 +113,11 @@ def main() -> None:
         rows = {}
         for what, steps in (("lenet", args.lenet_steps), ("resnet20", args.resnet_steps)):
             times = {"base": [], "current": []}
-            for _ in range(args.rounds):
-                times["base"].append(measure(base_tree, what, steps))
-                times["current"].append(measure(REPO, what, steps))
+            for round_ in range(args.rounds):       # ABBA order: no tree is always first
+                order = ("base", "current") if round_ % 2 == 0 else ("current", "base")
+                for tree in order:
+                    times[tree].append(measure(base_tree if tree == "base" else REPO, what,
+                                               steps))
             ratios = [c / b for b, c in zip(times["base"], times["current"])]
             rows[what] = {"ms_per_step": times, "median_base": statistics.median(times["base"]),
                           "median_current": statistics.median(times["current"]),
