@@ -15,7 +15,7 @@ from __future__ import annotations
 from lottery_core.loops import deconstruct, lrr_methods, methods
 from lottery_core.loops.protocol import Method
 
-#: the built-in level methods, in the order ``lottery run --help`` lists them
+#: the built-in level methods, in the order an unknown-method error lists them
 BUILTIN: tuple[Method, ...] = (
     methods.IMP,
     methods.WR,
