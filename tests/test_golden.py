@@ -316,7 +316,7 @@ def _cases() -> list[Case]:
         ("run-random-prune", [["run", "random-prune", *MLP]]),
         ("run-imp-global", [["run", "imp", "--allocation", "global", "--prune-fraction-output",
                              "0.2", *MLP]]),
-        # the LRR paper's methods (lottery_core/lrr_methods.py) and recipe
+        # the LRR paper's methods (lottery_core/loops/lrr_methods.py) and recipe
         ("run-bn-recipe", [["run", "wr", *BN], ["run", "lrr-bn-rewind", *BN]]),
         ("run-lrr-random-balanced", [["run", "lrr+random-balanced", *MLP]]),
         ("run-wr-random-erk", [["run", "wr+random-erk", "--rewind-step", "5", *MLP]]),

@@ -1,7 +1,7 @@
 """PILoT's training as hooks of the one Trainer step (Jacobs & Burkholz, "Mask in the Mirror",
 ICLR 2025; spec mirror.md §2.2).
 
-The params are a :class:`lottery_core.reparam.Reparam` ``(m, w)``; the network runs on
+The params are a :class:`lottery_core.sparsity.reparam.Reparam` ``(m, w)``; the network runs on
 x = m ⊙ w (:func:`reparam_apply`) and the loss is
 
     f(m ⊙ w) + α (‖m‖² + ‖w‖²)        over the reparameterized leaves,
