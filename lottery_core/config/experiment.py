@@ -178,7 +178,7 @@ class ExperimentConfig:
 #: fields that do not enter the hash (how much to run, and the method: it names the folder)
 UNHASHED = unhashed(ExperimentConfig)
 
-#: allowed values of the recipe fields (spec lrr.md §2.2)
+#: allowed values of the fields with a fixed set of choices (the recipe's: spec lrr.md §2.2)
 PIPELINES = ("none", "cifar")
 OPTIMIZER_STATES = ("fresh", "carry")
 OPTIMIZERS = ("sgd", "adam")

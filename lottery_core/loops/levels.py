@@ -89,11 +89,7 @@ def level_spec(cfg: ExperimentConfig, method: Method, data, total_steps: int,
 def level_trainer(spec: TrainerSpec) -> Trainer:
     """The Trainer of a level runner, built from ``spec`` alone: the model, the optimizer, the
     level schedule, the method's hooks and the recipe's (input pipeline, sign perturbation)."""
-    from lottery_core.models import get_model
-
-    cfg = ExperimentConfig.from_dict(json.loads(spec.config))
-    model = get_model(cfg.model, input_shape=spec.input_shape, num_classes=spec.num_classes,
-                      **(cfg.model_options or {}))
+    cfg, model = spec.config_and_model()
     method = registry.method_for(cfg)
     schedule = lrr_recipe.level_schedule(cfg, spec.total_steps, spec.steps_per_epoch)
     optimizer = make_optimizer(cfg.optimizer, momentum=cfg.momentum, nesterov=cfg.nesterov,
@@ -158,8 +154,7 @@ class Runner:
         self.trainer.check_batch_size(self.cfg.batch_size)
         self.run_dir = open_run_directory(
             self.out, self.config.method, self.config.identity(),
-            {"resolved": {k: v for k, v in self.config.resolved().to_dict().items()
-                          if k not in UNHASHED}})
+            {"resolved": {k: v for k, v in self.cfg.to_dict().items() if k not in UNHASHED}})
         self.x_train, self.y_train, self.eval_sets = device_data(self.trainer, data)
         self.fractions = sparsity.layer_fractions(
             params, self.model.num_classes, self.cfg.prune_fraction,
@@ -193,8 +188,7 @@ class Runner:
             self.run_warmup(seed)
         tree = load_tree(path)
         params, state = tree["params"], tree.get("model_state", {})
-        opt = load_tree_like(opt_path, self.trainer.optimizer.init(params))
-        return params, state, opt
+        return params, state, self.load_opt_state(opt_path, params)
 
     def run_warmup(self, seed: int) -> None:
         """Dense warmup of ``warmup_epochs`` epochs from θ_0 at schedule positions

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -83,11 +82,7 @@ def sparsity_key(sparsity: float) -> str:
 def oneshot_trainer(spec: TrainerSpec) -> Trainer:
     """The Trainer of PILoT's objective (:func:`training.pilot.pilot_hooks`) on ``spec``'s model;
     the optimizer's own step count drives the schedule (``inject_hyperparams``)."""
-    from lottery_core.models import get_model
-
-    cfg = ExperimentConfig.from_dict(json.loads(spec.config))
-    model = get_model(cfg.model, input_shape=spec.input_shape, num_classes=spec.num_classes,
-                      **(cfg.model_options or {}))
+    cfg, model = spec.config_and_model()
     schedule = make_schedule(cfg.schedule, cfg.learning_rate, spec.total_steps,
                              warmup_steps=cfg.warmup_steps, milestones=cfg.milestones,
                              gamma=cfg.gamma)
@@ -113,8 +108,8 @@ class OneShotRunner:
         if self.config.method not in ONESHOT_METHODS:
             raise ValueError(f"unknown one-shot method {self.config.method!r}; available: "
                              f"{', '.join(ONESHOT_METHODS)}")
-        dataclasses.replace(self.config, method="imp").validate()   # the engine's field checks
-        check_training_config(self.config)
+        check_training_config(self.config)            # no level-loop field is set
+        self.config.validate()                        # the engine's field checks
         self.settings.validate(self.config.method)
         self.method = self.config.method
         self.cfg = self.config.resolved()

@@ -9,6 +9,7 @@ and the data placed on the Trainer's devices once (:func:`device_data`).
 from __future__ import annotations
 
 import dataclasses
+import json
 
 from lottery_core.config import ExperimentConfig
 
@@ -50,6 +51,15 @@ class TrainerSpec:
     total_steps: int
     steps_per_epoch: int
     devices: int
+
+    def config_and_model(self):
+        """``(ExperimentConfig, Model)`` described by the spec (the model built for the data's
+        shapes, as :func:`load_data_and_model` builds it)."""
+        from lottery_core.models import get_model
+
+        cfg = ExperimentConfig.from_dict(json.loads(self.config))
+        return cfg, get_model(cfg.model, input_shape=self.input_shape,
+                              num_classes=self.num_classes, **(cfg.model_options or {}))
 
 
 def device_data(trainer, dataset) -> tuple:

@@ -270,6 +270,8 @@ class Trainer:
 
     # -- evaluation ---------------------------------------------------------------------
     def _evaluate_batch(self, params, model_state, xb, yb, wb):
+        """Summed cross-entropy and correct predictions of one batch, weighted by ``wb``
+        (0 for padding rows)."""
         xb, yb, wb = self._split_batch((xb, yb, wb))
         logits, _ = self.apply_fn(params, model_state, xb, False)
         ce = optax.softmax_cross_entropy_with_integer_labels(logits, yb)
@@ -304,11 +306,8 @@ class Trainer:
         ys, ws = yp.reshape((-1, b)), weight.reshape((-1, b))
 
         def body(carry, batch):
-            xb, yb, wb = self._split_batch(batch)
-            logits, _ = self.apply_fn(params, model_state, xb, False)
-            ce = optax.softmax_cross_entropy_with_integer_labels(logits, yb)
-            correct = (jnp.argmax(logits, -1) == yb).astype(jnp.float32)
-            return (carry[0] + jnp.sum(ce * wb), carry[1] + jnp.sum(correct * wb)), None
+            loss, correct = self._evaluate_batch(params, model_state, *batch)
+            return (carry[0] + loss, carry[1] + correct), None
 
         (loss_sum, correct_sum), _ = jax.lax.scan(body, (0.0, 0.0), (xs, ys, ws))
         return loss_sum / n, correct_sum / n
