@@ -276,27 +276,30 @@ def test_a_partial_file_from_an_earlier_fetch_is_resumed(server, tmp_path, range
     assert server.requests == [(name, "bytes=1000-")]   # answered 206, or 200 (whole file)
 
 
-def test_a_complete_part_file_is_verified_without_downloading_again(server, tmp_path):
+def test_a_complete_part_or_archive_is_verified_without_downloading_again(server, tmp_path):
     archive, table, _ = cifar10_archive()
     name = "cifar-10-python.tar.gz"
     server.files[name] = archive
     (tmp_path / f"{name}.part").write_bytes(archive)
     data_fetch.fetch("cifar10", tmp_path, mirror=server.url, sources=table, log=lambda m: None)
     assert server.requests == [(name, f"bytes={len(archive)}-")]     # answered 416
+    # an archive left by a fetch killed before unpacking: verified and unpacked, no request
+    (tmp_path / "cifar-10-batches-py" / "test_batch").unlink()
+    (tmp_path / name).write_bytes(archive)
+    data_fetch.fetch("cifar10", tmp_path, mirror=server.url, sources=table, log=lambda m: None)
+    assert len(server.requests) == 1 and not (tmp_path / name).exists()
+    assert data_fetch.check_dataset("cifar10", tmp_path, sources=table).status == "ok"
 
 
-def test_an_unreachable_mirror_keeps_the_part_and_says_so(server, tmp_path):
+def test_a_failed_download_keeps_the_part_and_says_so(server, tmp_path, monkeypatch):
     archive, table, _ = cifar10_archive()
     name = "cifar-10-python.tar.gz"
     server.files[name] = archive
     server.drop_once.add(name)
-    data_fetch.ATTEMPTS, attempts = 1, data_fetch.ATTEMPTS
-    try:
-        with pytest.raises(data_fetch.DownloadError, match="next fetch resumes it"):
-            data_fetch.fetch("cifar10", tmp_path, mirror=server.url, sources=table,
-                             log=lambda m: None)
-    finally:
-        data_fetch.ATTEMPTS = attempts
+    monkeypatch.setattr(data_fetch, "ATTEMPTS", 1)      # no second try this time
+    with pytest.raises(data_fetch.DownloadError, match="next fetch resumes it"):
+        data_fetch.fetch("cifar10", tmp_path, mirror=server.url, sources=table,
+                         log=lambda m: None)
     assert (tmp_path / f"{name}.part").stat().st_size == len(archive) // 2
     with pytest.raises(data_fetch.DownloadError, match="HTTP 404"):
         data_fetch.fetch("cifar100", tmp_path, mirror=server.url, log=lambda m: None)
