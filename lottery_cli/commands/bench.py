@@ -34,8 +34,8 @@ def add_arguments(parser) -> None:
                            "accelerator")
 
 
-def phases():
-    """The phases, in order, with their share of the budget."""
+def phases(weights: dict):
+    """The phases, in order, with their share of the budget (``weights[name]``)."""
     from lottery_core.bench import environment, figures, lrr, report, training
     from lottery_core.bench.budget import Phase
     from sims import device_check
@@ -43,13 +43,13 @@ def phases():
     return [Phase("environment", "Device and libraries", environment.run_phase, 0.0,
                   report.environment_markdown),
             Phase("epoch_time", "Training epoch time (batch x dtype)", training.run_epoch_time,
-                  0.25, report.epoch_time_markdown, figures.epoch_time),
+                  weights["epoch_time"], report.epoch_time_markdown, figures.epoch_time),
             Phase("sims", "Simulations on the device vs float64 CPU", device_check.run_phase,
-                  0.06, device_check.markdown),
-            Phase("tickets", "K tickets vmapped together", training.run_tickets, 0.17,
-                  report.tickets_markdown, figures.tickets),
+                  weights["sims"], device_check.markdown),
+            Phase("tickets", "K tickets vmapped together", training.run_tickets,
+                  weights["tickets"], report.tickets_markdown, figures.tickets),
             Phase("lrr", "Reduced LRR vs WR on CIFAR-10 (lrr-vs-imp, lrr-signs)",
-                  lrr.run_phase, 0.52, report.lrr_markdown, figures.lrr)]
+                  lrr.run_phase, weights["lrr"], report.lrr_markdown, figures.lrr)]
 
 
 def main(args) -> int:
@@ -85,7 +85,7 @@ def main(args) -> int:
         f"{len(data.y_test)} test images ({time.monotonic() - started:.1f} s)")
     identity = {"mode": mode, "backend": backend, "device_kind": jax.devices()[0].device_kind,
                 "settings": settings.identity()}
-    all_phases = phases()
+    all_phases = phases(settings.phase_weights)
     records = run_phases(all_phases, clock=clock, out=Path(args.out), identity=identity,
                          shared=run, log=log, reserve_s=min(15.0, 0.1 * args.budget_s))
     header = {"command": command, "mode": mode, "budget_s": args.budget_s,

@@ -89,7 +89,8 @@ class PhaseContext:
 
     def save(self) -> None:
         """Write the record as it stands (status ``interrupted`` until the phase ends)."""
-        self.record["seconds"] = round(self.clock.elapsed() - self.record["started_s"], 3)
+        self.record["seconds"] = round(max(self.clock.elapsed() - self.record["started_s"], 0.0),
+                                       3)
         atomic_write_json(self.path, self.record)
 
 

@@ -104,6 +104,9 @@ def lrr(record: dict, out: Path) -> Path | None:
                      f"{plan.get('epochs')} epochs/level, 1 seed", fontsize=9)
     acc_ax.grid(alpha=0.3, which="both")
     acc_ax.legend(fontsize=7)
+    from matplotlib.ticker import MaxNLocator
+
+    flip_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     flip_ax.set_xlabel("level k (density 0.8^k)")
     flip_ax.set_ylabel("kept weights with a flipped sign (%)")
     flip_ax.set_title("sign flips (lrr-signs)", fontsize=9)

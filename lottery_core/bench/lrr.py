@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import shlex
 
 from lottery_core.bench.budget import Skip
 from lottery_core.bench.training import BenchRun, find_row
@@ -91,21 +92,21 @@ def run_phase(ctx) -> None:
         raise Skip(f"needs the epoch time at batch {s.recipe_batch} float32 to plan the run, "
                    f"which was not measured")
     data = run.dataset()
+    per_epoch = steps_per_epoch(data, s.recipe_batch)
     # evaluation after every epoch: the validation and the test set
     eval_s = row["eval_s"] * (len(data.y_val) + len(data.y_test)) / row["eval_images"]
-    compile_s = row["compile_s"] + 2 * row["eval_compile_s"]
-    plan = plan_levels(PLAN_FILL * ctx.left(), epoch_s=row["epoch_s"], eval_s=eval_s,
-                       compile_s=compile_s, max_warmup=s.max_warmup_epochs,
-                       max_levels=s.max_levels, max_epochs=s.max_epochs)
-    if isinstance(plan, str):
-        raise Skip(f"budget too small for a reduced run: {plan}")
-    per_epoch = steps_per_epoch(data, s.recipe_batch)
-    args = run.args(batch=s.recipe_batch, epochs=plan.epochs, warmup_epochs=plan.warmup_epochs,
-                    levels=plan.levels, eval_every=per_epoch)
+
+    def plan_args(plan: Plan):
+        return run.args(batch=s.recipe_batch, epochs=plan.epochs,
+                        warmup_epochs=plan.warmup_epochs, levels=plan.levels,
+                        eval_every=per_epoch)
+
+    plan, compile_s = _plan(ctx, run, row, eval_s, plan_args)
+    args = plan_args(plan)
     ctx.result.update(plan=dataclasses.asdict(plan), methods=list(METHODS), seed=s.seed,
-                      model=s.model, batch=s.recipe_batch, train_images=int(len(data.y_train)),
-                      test_images=int(len(data.y_test)),
-                      command="lottery experiment lrr-vs-imp " + " ".join(args.argv),
+                      model=s.model_label, batch=s.recipe_batch,
+                      train_images=int(len(data.y_train)), test_images=int(len(data.y_test)),
+                      command="lottery experiment lrr-vs-imp " + shlex.join(args.argv),
                       planned_from={"epoch_s": row["epoch_s"], "eval_s": eval_s,
                                     "compile_s": compile_s, "available_s": ctx.left()})
     ctx.log(f"lrr: plan {plan.warmup_epochs} warmup epochs, {plan.levels} levels x "
@@ -121,15 +122,41 @@ def run_phase(ctx) -> None:
         for method, runner in runners.items():
             if runner.level_done(s.seed, level):
                 continue
-            first = level == 0 and not (runner.seed_dir(s.seed) / layout.WARMUP_RECORD).exists()
-            estimate = level_s + (warmup_s if first else 0.0) + (compile_s if level == 0
-                                                                   and method == METHODS[0]
-                                                                   else 0.0)
-            if not ctx.fits(f"{method} level {level}", estimate):
-                continue
+            estimate = level_s
+            if level == 0:
+                warmed = (runner.seed_dir(s.seed) / layout.WARMUP_RECORD).exists()
+                estimate += (0.0 if warmed else warmup_s) + (compile_s if method == METHODS[0]
+                                                             else 0.0)
+            if not ctx.fits(f"{method} level {level} and after", estimate):
+                _record_curves(ctx, runners, common, sign_curves)
+                return      # a later level needs this one: stop here, both methods alike
             runner.train_level([s.seed], level)
         _record_curves(ctx, runners, common, sign_curves)
         ctx.save()
+
+
+def _plan(ctx, run: BenchRun, row: dict, eval_s: float, plan_args):
+    """``(plan, compile estimate)``. The runs' Trainer is compiled anew unless its spec is the
+    epoch-time row's (one warmup epoch, one epoch per level: then only the validation set's
+    evaluation may be new); the cheaper plan is taken when its spec is shared."""
+    from lottery_core.bench.training import recipe_spec, recipe_trainer
+
+    s = run.settings
+    data = run.dataset()
+    val_compile = 0.0 if len(data.y_val) == row["eval_images"] else row["eval_compile_s"]
+    fresh_compile = row["compile_s"] + row["eval_compile_s"] + val_compile
+    limits = dict(epoch_s=row["epoch_s"], eval_s=eval_s, max_warmup=s.max_warmup_epochs,
+                  max_levels=s.max_levels, max_epochs=s.max_epochs)
+    available = PLAN_FILL * ctx.left()
+    cheap = plan_levels(available, compile_s=val_compile, **limits)
+    if isinstance(cheap, Plan):
+        _, row_spec, _ = recipe_trainer(run, s.recipe_batch, "float32")
+        if recipe_spec(run, plan_args(cheap))[0] == row_spec:
+            return cheap, val_compile
+    plan = plan_levels(available, compile_s=fresh_compile, **limits)
+    if isinstance(plan, str):
+        raise Skip(f"budget too small for a reduced run: {plan}")
+    return plan, fresh_compile
 
 
 def _finished_levels(runner, seed: int) -> int:
@@ -194,7 +221,7 @@ def observations(result: dict) -> dict[str, str]:
                             f"here")
     else:
         out["gap_trend"] = "one pruned level only: no trend"
-    out["gap_size"] = f"largest |LRR − WR| {max(abs(g) for g in gaps):.2f} pp"
+    out["gap_size"] = f"largest absolute LRR − WR difference {max(abs(g) for g in gaps):.2f} pp"
     early = pruned[:3]
 
     def mean(key):

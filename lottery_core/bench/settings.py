@@ -4,7 +4,7 @@ CI), plus the experiment options every training phase builds its config from.
 Both runs go through the same code; only these numbers differ. The full run times the
 issue's setting (ResNet-20 on CIFAR-10, batch 128 and 256, float32 and bfloat16, K = 1, 2,
 4, 8 tickets, the LRR paper's recipe); the tiny run is ResNet-8 on 128 training images,
-small enough for a CI test on two cores.
+one batch size, small enough for a CI test on two cores.
 """
 
 from __future__ import annotations
@@ -36,11 +36,19 @@ class BenchSettings:
     #: the estimate of a first training row before anything was measured (compile + 2
     #: epochs + evaluation): a guess, used only to decide whether to start it
     first_row_prior_s: float
+    #: each budgeted phase's share of the budget (budget.run_phases): the full run spends
+    #: most on the LRR run; the tiny run's costs are mostly compilation, spread evenly
+    phase_weights: dict
     seed: int = 0
 
     @property
     def recipe_batch(self) -> int:
         return self.batches[0]
+
+    @property
+    def model_label(self) -> str:
+        options = ", ".join(f"{k}={v}" for k, v in (self.model_options or {}).items())
+        return f"{self.model} ({options})" if options else self.model
 
     def identity(self) -> dict:
         return dataclasses.asdict(self)
@@ -50,12 +58,16 @@ SETTINGS = {
     FULL: BenchSettings(mode=FULL, model="resnet20", model_options=None, batches=(256, 128),
                         dtypes=("float32", "bfloat16"), tickets=(1, 2, 4, 8), train_subset=None,
                         validation_size=5000, test_subset=None, max_warmup_epochs=10,
-                        max_levels=10, max_epochs=150, first_row_prior_s=60.0),
+                        max_levels=10, max_epochs=150, first_row_prior_s=60.0,
+                        phase_weights={"epoch_time": 0.25, "sims": 0.06, "tickets": 0.17,
+                                       "lrr": 0.52}),
     TINY: BenchSettings(mode=TINY, model="resnet_cifar", model_options={"depth": 8},
-                        batches=(32, 16), dtypes=("float32", "bfloat16"), tickets=(1, 2),
+                        batches=(32,), dtypes=("float32", "bfloat16"), tickets=(1, 2),
                         train_subset=128, validation_size=64, test_subset=64,
                         max_warmup_epochs=1, max_levels=2, max_epochs=1,
-                        first_row_prior_s=10.0),
+                        first_row_prior_s=10.0,
+                        phase_weights={"epoch_time": 0.3, "sims": 0.2, "tickets": 0.2,
+                                       "lrr": 0.3}),
 }
 
 

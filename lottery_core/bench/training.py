@@ -70,19 +70,33 @@ class BenchRun:
         return self._device
 
 
-def recipe_trainer(run: BenchRun, batch: int, dtype: str):
-    """``(trainer, spec, steps per epoch)``: the level runner's Trainer for one epoch per level
-    and one warmup epoch at this batch size and compute dtype, on one device. The tiny LRR
-    run has the same spec, so it reuses this Trainer's compiled functions."""
+def recipe_spec(run: BenchRun, args, method: str = "lrr"):
+    """``(TrainerSpec, steps per epoch)`` of the level runner for ``args`` (experiment options
+    of :meth:`BenchRun.args`), on one device: equal specs share one Trainer and its compiled
+    functions (``levels.level_trainer`` is cached on the spec)."""
     from lottery_core.experiments import _lrr_common as common
     from lottery_core.loops import registry
-    from lottery_core.loops.levels import level_spec, level_trainer
+    from lottery_core.loops.levels import level_spec
     from lottery_core.loops.setup import steps_per_epoch
 
     data = run.dataset()
-    per_epoch = steps_per_epoch(data, batch)
-    config = common.make_config(run.args(batch=batch, dtype=dtype, eval_every=per_epoch), "lrr")
-    spec = level_spec(config, registry.method_for(config), data, per_epoch, per_epoch, 1)
+    per_epoch = steps_per_epoch(data, args.batch_size)
+    config = common.make_config(args, method)
+    spec = level_spec(config, registry.method_for(config), data, args.epochs * per_epoch,
+                      per_epoch, 1)
+    return spec, per_epoch
+
+
+def recipe_trainer(run: BenchRun, batch: int, dtype: str):
+    """``(trainer, spec, steps per epoch)``: the level runner's Trainer for one epoch per level
+    and one warmup epoch at this batch size and compute dtype, evaluating after every epoch.
+    A reduced LRR run of one warmup epoch and one epoch per level has the same spec, so it
+    reuses this Trainer's compiled functions (the tiny run does)."""
+    from lottery_core.loops.levels import level_trainer
+    from lottery_core.loops.setup import steps_per_epoch
+
+    per_epoch = steps_per_epoch(run.dataset(), batch)
+    spec, _ = recipe_spec(run, run.args(batch=batch, dtype=dtype, eval_every=per_epoch))
     return level_trainer(spec), spec, per_epoch
 
 
@@ -158,7 +172,7 @@ def rows_in_order(settings: BenchSettings) -> list[tuple[int, str]]:
 def run_epoch_time(ctx) -> None:
     run: BenchRun = ctx.shared
     rows = ctx.result.setdefault("rows", [])
-    ctx.result["model"] = run.settings.model
+    ctx.result["model"] = run.settings.model_label
     ctx.result["train_images"] = int(len(run.dataset().x_train))
     for batch, dtype in rows_in_order(run.settings):
         estimate = max([r["first_call_s"] + r["epoch_s"] + r["eval_first_call_s"] + r["eval_s"]
