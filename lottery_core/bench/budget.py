@@ -20,6 +20,7 @@ retry is skipped.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 import traceback
 from pathlib import Path
@@ -126,6 +127,7 @@ def _deadline(phases: list[Phase], index: int, clock: Clock, reserve_s: float):
 def run_phases(phases: list[Phase], *, clock: Clock, out: Path, identity: dict, shared: Any,
                log: Callable[[str], None], reserve_s: float = 0.0) -> list[dict]:
     """Run (or keep) every phase in order; returns their records."""
+    identity = json.loads(json.dumps(identity))     # as it reads back from the files
     records: dict[str, dict] = {}
     for index, phase in enumerate(phases):
         path = phase_path(out, phase.name)
