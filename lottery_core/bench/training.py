@@ -100,14 +100,14 @@ def recipe_trainer(run: BenchRun, batch: int, dtype: str):
     return level_trainer(spec), spec, per_epoch
 
 
-def fresh_state(trainer, spec, seed: int):
-    """θ_0 of ``seed`` with a full mask and a fresh optimizer, at schedule step 0."""
+def fresh_state(trainer, init, seed: int):
+    """θ_0 of ``seed`` (``init``: the model's jitted init) with a full mask and a fresh
+    optimizer, at schedule step 0."""
     import jax
 
     from lottery_core import sparsity
 
-    _, model = spec.config_and_model()
-    params, model_state = jax.jit(model.init)(jax.random.PRNGKey(seed))
+    params, model_state = init(jax.random.PRNGKey(seed))
     return trainer.init_state(params, model_state, sparsity.full_mask(params),
                               rng=jax.random.PRNGKey(seed))
 
@@ -138,10 +138,12 @@ def epoch_indices(seeds, n: int, batch: int, per_epoch: int, epoch: int):
 # ----------------------------------------------------------------------------- epoch time
 def time_epoch(run: BenchRun, batch: int, dtype: str) -> dict:
     """One row: compile + epoch 0, then epoch 1 timed, then the test-set evaluation twice."""
+    import jax
+
     trainer, spec, per_epoch = recipe_trainer(run, batch, dtype)
     x, y, evals = run.device_arrays(trainer)
     seed = run.settings.seed
-    state = fresh_state(trainer, spec, seed)
+    state = fresh_state(trainer, jax.jit(spec.config_and_model()[1].init), seed)
     (state, first_metrics), first = timed(
         lambda: trainer.run_steps(state, x, y, epoch_indices(seed, len(x), batch, per_epoch, 0)))
     (state, metrics), epoch = timed(
@@ -197,6 +199,8 @@ def find_row(record: dict | None, batch: int, dtype: str) -> dict | None:
 
 # ----------------------------------------------------------------------------- tickets
 def run_tickets(ctx) -> None:
+    import jax
+
     from lottery_core.loops.levels import _stack
 
     run: BenchRun = ctx.shared
@@ -213,12 +217,13 @@ def run_tickets(ctx) -> None:
                  "first_call_s": base["first_call_s"], "epoch_s": base["epoch_s"],
                  "ticket_images_per_s": base["images_per_s"], "speedup_vs_sequential": 1.0,
                  "peak_device_bytes": base["peak_device_bytes"]})
+    init = jax.jit(spec.config_and_model()[1].init)
     for k in run.settings.tickets[1:]:
         estimate = 1.5 * base["compile_s"] + 2 * k * base["epoch_s"]
         if not ctx.fits(f"K={k}", estimate):
             continue
         seeds = list(range(seed, seed + k))
-        states = _stack([fresh_state(trainer, spec, s) for s in seeds])
+        states = _stack([fresh_state(trainer, init, s) for s in seeds])
         (states, _), first = timed(lambda: trainer.run_steps_seeds(
             states, x, y, epoch_indices(seeds, len(x), batch, per_epoch, 0)))
         (states, metrics), epoch = timed(lambda: trainer.run_steps_seeds(
