@@ -1,4 +1,4 @@
-"""Benchmarks and validations on an accelerator: ``lottery bench gpu`` (docs/gpu.md)."""
+"""Benchmarks and validations on an accelerator: lottery bench gpu (docs/gpu.md)."""
 
 from __future__ import annotations
 

@@ -13,8 +13,8 @@ from importlib import metadata
 def library_versions() -> dict[str, str | None]:
     """Installed versions of the libraries the numbers depend on (None: not installed)."""
     out = {}
-    for name in ("jax", "jaxlib", "jax-cuda12-plugin", "jax-cuda13-plugin", "optax", "numpy",
-                 "scipy", "matplotlib"):
+    for name in ("jax", "jaxlib", "jax-cuda12-plugin", "jax-cuda12-pjrt", "jax-cuda13-plugin",
+                 "jax-cuda13-pjrt", "optax", "numpy", "scipy", "matplotlib"):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
