@@ -289,6 +289,13 @@ def test_run_phases_deadlines_failures_and_resume(tmp_path):
     assert status == {"free": "ran", "a": "ran", "b": "partial", "c": "skipped", "d": "failed"}
     assert again[1] == records[1]
     assert again[4]["note"].startswith("kept from an earlier attempt; this attempt: budget")
+    # a phase killed while running ('interrupted') stays so when its retry is skipped
+    killed = json.loads((tmp_path / "phases" / "c.json").read_text())
+    killed.update(status="interrupted", result={})
+    (tmp_path / "phases" / "c.json").write_text(json.dumps(killed))
+    again = budget.run_phases(phases, clock=budget.Clock(0.0), out=tmp_path,
+                              identity={"k": 1}, shared=None, log=lambda m: None)
+    assert again[3]["status"] == "interrupted" and again[3]["note"].startswith("kept from")
     # another identity (device, mode): nothing is kept
     other = budget.run_phases(phases, clock=budget.Clock(0.0), out=tmp_path,
                               identity={"k": 2}, shared=None, log=lambda m: None)

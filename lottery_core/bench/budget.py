@@ -13,8 +13,8 @@ Each phase's record is written atomically to ``OUT/phases/<name>.json``: while i
 (status ``interrupted``, rewritten after each item, what remains after a kill) and when it
 ends (``ran``, ``partial``, ``skipped`` or ``failed``). A rerun into the same folder with the
 same identity (mode, device, settings) keeps every phase that ``ran`` and retries the others
-(the LRR phase resumes its run folders); an earlier record with results is kept when the
-retry is skipped.
+(the LRR phase resumes its run folders); an earlier record with results, or of a phase that
+was killed, is kept (with a note) when the retry is skipped.
 """
 
 from __future__ import annotations
@@ -150,6 +150,7 @@ def run_phases(phases: list[Phase], *, clock: Clock, out: Path, identity: dict, 
                           f"report")
         else:
             log(f"{phase.name}: start ({'no deadline' if share is None else f'{share:.0f} s'})")
+            ctx.save()          # a kill from here on leaves an 'interrupted' record
             try:
                 phase.run(ctx)
                 record["status"] = PARTIAL if record["skipped_items"] else RAN
@@ -162,7 +163,8 @@ def run_phases(phases: list[Phase], *, clock: Clock, out: Path, identity: dict, 
             except Exception as exc:  # one failing phase must not lose the others
                 record.update(status=FAILED, reason=f"{type(exc).__name__}: {exc}",
                               traceback=traceback.format_exc()[-4000:])
-        if (record["status"] == SKIPPED and old is not None and old.get("result")):
+        if (record["status"] == SKIPPED and old is not None
+                and (old.get("result") or old["status"] == INTERRUPTED)):
             old["note"] = f"kept from an earlier attempt; this attempt: {record['reason']}"
             record = old
         ctx.record = record

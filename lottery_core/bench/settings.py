@@ -59,7 +59,7 @@ SETTINGS = {
                         dtypes=("float32", "bfloat16"), tickets=(1, 2, 4, 8), train_subset=None,
                         validation_size=5000, test_subset=None, max_warmup_epochs=10,
                         max_levels=10, max_epochs=150, first_row_prior_s=40.0,
-                        phase_weights={"epoch_time": 0.3, "sims": 0.05, "tickets": 0.2,
+                        phase_weights={"epoch_time": 0.3, "sims": 0.08, "tickets": 0.17,
                                        "lrr": 0.45}),
     TINY: BenchSettings(mode=TINY, model="resnet_cifar", model_options={"depth": 8},
                         batches=(32,), dtypes=("float32", "bfloat16"), tickets=(1, 2),

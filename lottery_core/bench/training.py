@@ -144,10 +144,9 @@ def time_epoch(run: BenchRun, batch: int, dtype: str) -> dict:
     x, y, evals = run.device_arrays(trainer)
     seed = run.settings.seed
     state = fresh_state(trainer, jax.jit(spec.config_and_model()[1].init), seed)
-    (state, first_metrics), first = timed(
-        lambda: trainer.run_steps(state, x, y, epoch_indices(seed, len(x), batch, per_epoch, 0)))
-    (state, metrics), epoch = timed(
-        lambda: trainer.run_steps(state, x, y, epoch_indices(seed, len(x), batch, per_epoch, 1)))
+    epochs = [epoch_indices(seed, len(x), batch, per_epoch, e) for e in (0, 1)]
+    (state, first_metrics), first = timed(lambda: trainer.run_steps(state, x, y, epochs[0]))
+    (state, metrics), epoch = timed(lambda: trainer.run_steps(state, x, y, epochs[1]))
     x_test, y_test = evals["test"]
     _, eval_first = timed(lambda: trainer.evaluate(state.params, state.model_state, x_test,
                                                    y_test))
@@ -224,10 +223,10 @@ def run_tickets(ctx) -> None:
             continue
         seeds = list(range(seed, seed + k))
         states = _stack([fresh_state(trainer, init, s) for s in seeds])
-        (states, _), first = timed(lambda: trainer.run_steps_seeds(
-            states, x, y, epoch_indices(seeds, len(x), batch, per_epoch, 0)))
-        (states, metrics), epoch = timed(lambda: trainer.run_steps_seeds(
-            states, x, y, epoch_indices(seeds, len(x), batch, per_epoch, 1)))
+        epochs = [epoch_indices(seeds, len(x), batch, per_epoch, e) for e in (0, 1)]
+        (states, _), first = timed(lambda: trainer.run_steps_seeds(states, x, y, epochs[0]))
+        (states, metrics), epoch = timed(lambda: trainer.run_steps_seeds(states, x, y,
+                                                                         epochs[1]))
         rows.append({"tickets": k, "program": "run_steps_seeds (vmap)", "first_call_s": first,
                      "epoch_s": epoch, "ticket_images_per_s": k * per_epoch * batch / epoch,
                      "speedup_vs_sequential": k * base["epoch_s"] / epoch,
