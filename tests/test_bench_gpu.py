@@ -323,3 +323,26 @@ def test_gpu_session_script_on_cpu(tiny_cifar, tmp_path):
     bad = subprocess.run(["bash", script, "4.5"], env=env, capture_output=True, text=True,
                          timeout=60)
     assert bad.returncode == 2 and "BUDGET_S must be whole seconds" in bad.stdout
+
+
+def test_full_settings_build_the_recipe_configs(tmp_path):
+    """The full run's configs (not trainable here): ResNet-20 with the LRR recipe, the batch and
+    compute dtype of each row, and the options the LRR phase records."""
+    from lottery_core.bench.settings import FULL, SETTINGS, experiment_args
+    from lottery_core.experiments import _lrr_common as common
+
+    settings = SETTINGS[FULL]
+    assert settings.recipe_batch == 256 and settings.batches == (256, 128)
+    for batch in settings.batches:
+        for dtype in settings.dtypes:
+            args = experiment_args(settings, "DATA", tmp_path, batch=batch, dtype=dtype,
+                                   epochs=4, warmup_epochs=1, levels=3, eval_every=175)
+            config = common.make_config(args, "wr").resolved()
+            assert (config.model, config.batch_size, config.epochs, config.levels) == (
+                "resnet20", batch, 4, 3)
+            assert (config.learning_rate, config.final_learning_rate, config.momentum,
+                    config.optimizer_state, config.input_pipeline) == (0.1, 0.01, 0.9, "carry",
+                                                                       "cifar")
+            assert config.model_options == (None if dtype == "float32"
+                                            else {"compute_dtype": "bfloat16"})
+            assert "--test-subset" not in args.argv and "--train-subset" not in args.argv
