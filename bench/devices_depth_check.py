@@ -2,6 +2,7 @@
 float64 reference.
 
     XLA_FLAGS=--xla_force_host_platform_device_count=2 python bench/devices_depth_check.py
+    ... bench/devices_depth_check.py --depths 20 --json    # one JSON line (tests/test_sharding.py)
 
 For each depth: the same initial weights and batch (the synthetic set, batch 20, SGD momentum
 0.9, weight decay 1e-4, lr 0.05, the engine's Python step loop), one step through the engine's
@@ -65,7 +66,33 @@ def max_diff(a, b) -> float:
     return max(float(np.max(np.abs(u - v))) for u, v in zip(a, b))
 
 
+def float64_reference(depth: int) -> list:
+    """The step's parameters computed in float64, in a child process with ``jax_enable_x64``."""
+    import numpy as np
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "reference.npz"
+        env = {**os.environ, "JAX_ENABLE_X64": "1", "XLA_FLAGS": ""}
+        subprocess.run([sys.executable, __file__, "--reference", str(depth), str(path)],
+                       env=env, check=True)
+        with np.load(path) as saved:
+            return [saved[f"arr_{i}"] for i in range(len(saved.files) - 1)]
+
+
+def compare(depth: int) -> dict:
+    """Largest differences of the 1- and 2-device float32 steps from float64 and each other."""
+    reference = float64_reference(depth)
+    p1, s1, l1 = one_step(depth, 1)
+    p2, s2, l2 = one_step(depth, 2)
+    return {"depth": depth, "one_vs_float64": max_diff(p1, reference),
+            "two_vs_float64": max_diff(p2, reference), "two_vs_one": max_diff(p1, p2),
+            "bn_two_vs_one": max_diff(s1, s2), "loss_two_vs_one": abs(l1 - l2)}
+
+
 def main() -> None:
+    import argparse
+    import json
+
     import jax
     import numpy as np
 
@@ -73,23 +100,25 @@ def main() -> None:
         params, _, loss = one_step(int(sys.argv[2]), 1, float64=True)
         np.savez(sys.argv[3], loss=loss, *params)
         return
-    print(f"jax {jax.__version__}, {len(jax.devices())} devices ({jax.default_backend()})")
-    print("| depth | 1 device vs float64 | 2 devices vs float64 | 2 vs 1 device | "
-          "BN statistics 2 vs 1 | loss 2 vs 1 |")
-    print("|---:|---:|---:|---:|---:|---:|")
-    for depth in (8, 14, 20):
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "reference.npz"
-            env = {**os.environ, "JAX_ENABLE_X64": "1", "XLA_FLAGS": ""}
-            subprocess.run([sys.executable, __file__, "--reference", str(depth), str(path)],
-                           env=env, check=True)
-            with np.load(path) as saved:
-                reference = [saved[f"arr_{i}"] for i in range(len(saved.files) - 1)]
-        p1, s1, l1 = one_step(depth, 1)
-        p2, s2, l2 = one_step(depth, 2)
-        print(f"| {depth} | {max_diff(p1, reference):.2e} | {max_diff(p2, reference):.2e} | "
-              f"{max_diff(p1, p2):.2e} | {max_diff(s1, s2):.2e} | {abs(l1 - l2):.2e} |",
-              flush=True)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--depths", type=int, nargs="+", default=[8, 14, 20])
+    parser.add_argument("--json", action="store_true", help="one JSON line per depth")
+    args = parser.parse_args()
+    if len(jax.devices()) < 2:
+        sys.exit("needs XLA_FLAGS=--xla_force_host_platform_device_count=2")
+    if not args.json:
+        print(f"jax {jax.__version__}, {len(jax.devices())} devices ({jax.default_backend()})")
+        print("| depth | 1 device vs float64 | 2 devices vs float64 | 2 vs 1 device | "
+              "BN statistics 2 vs 1 | loss 2 vs 1 |")
+        print("|---:|---:|---:|---:|---:|---:|")
+    for depth in args.depths:
+        row = compare(depth)
+        if args.json:
+            print(json.dumps(row), flush=True)
+        else:
+            print(f"| {depth} | {row['one_vs_float64']:.2e} | {row['two_vs_float64']:.2e} | "
+                  f"{row['two_vs_one']:.2e} | {row['bn_two_vs_one']:.2e} | "
+                  f"{row['loss_two_vs_one']:.2e} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ COMMANDS = {
     "run": "run",
     "plot": "plot",
     "experiment": "experiment",
+    "bench": "bench",
     "data": "data",
 }
 
