@@ -34,6 +34,12 @@ TINY = ["--model", "mlp", "--model-options", '{"widths": [16]}', "--train-subset
 SHORT = [*TINY, "--iterations", "20", "--eval-every", "10", "--levels", "1"]
 
 
+@pytest.fixture(autouse=True)
+def no_debug(monkeypatch):
+    """The in-process cases expect one line: never the traceback of ``LOTTERY_DEBUG``."""
+    monkeypatch.delenv("LOTTERY_DEBUG", raising=False)
+
+
 @pytest.fixture(scope="module")
 def mnist(shared_data) -> str:
     return str(shared_data / "mnist")

@@ -198,9 +198,9 @@ class Runner:
         ``warmup_opt.npz`` and ``warmup.json`` (losses, accuracies). Not resumable inside:
         an interrupted warmup restarts (it is W of the run's (levels+1)·E + W epochs)."""
         t0 = time.time()
-        before = self.position
-        params, state = self.initial(seed)
         n = self.cfg.warmup_epochs * self.steps_per_epoch
+        before, self.position = self.position, ("warmup", [seed], 0, n)
+        params, state = self.initial(seed)
         train_state = self.trainer.init_state(
             params, state, sparsity.full_mask(params), step=-n,
             rng=jax.random.fold_in(jax.random.PRNGKey(seed), WARMUP_TAG))
