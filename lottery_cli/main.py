@@ -3,8 +3,10 @@
 Each subcommand lives in its own module under :mod:`lottery_cli.commands` with two
 functions, ``add_arguments(parser)`` and ``main(args) -> int``; those modules import
 their heavy dependencies (jax, sympy, matplotlib) inside ``main`` so that ``--help`` and
-bad-usage errors stay fast. Exit status: 0 success, 1 a claim/derivation/run failed,
-2 bad usage.
+bad-usage errors stay fast. Exit status: 0 success, 1 a claim/derivation/run failed or a
+predictable fault (disk full, read-only folder, corrupt data file), 2 bad usage, 130
+interrupted (Ctrl-C); each fault is one line (``lottery_cli/faults.py``; ``LOTTERY_DEBUG=1``
+shows its traceback instead).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import argparse
 import importlib
 import sys
 
-from lottery_core.errors import UsageError
+from lottery_cli import faults
 
 #: subcommand name -> module in lottery_cli.commands
 COMMANDS = {
@@ -51,9 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args._module.main(args) or 0)
-    except UsageError as exc:
-        print(f"lottery {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    except faults.PREDICTABLE as exc:       # one line and an exit status (lottery_cli/faults.py)
+        if faults.debug():
+            raise
+        code, line = faults.describe(exc)
+        print(f"lottery {args.command}: {line}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

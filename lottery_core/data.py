@@ -26,11 +26,12 @@ import dataclasses
 import gzip
 import json
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from lottery_core.errors import DataError
+from lottery_core.errors import CorruptFileError, DataError, os_error_naming
 
 MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
@@ -94,21 +95,28 @@ def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
 
 # ----------------------------------------------------------------------------- MNIST
 def read_idx(path: Path) -> np.ndarray:
-    """Read a (gzipped) IDX file: magic ``0 0 0x08 ndim``, big-endian int32 dims, uint8 data."""
+    """Read a (gzipped) IDX file: magic ``0 0 0x08 ndim``, big-endian int32 dims, uint8 data.
+
+    A file whose gzip stream or IDX header is damaged raises ``CorruptFileError`` naming it;
+    a file that cannot be opened raises the ``OSError`` (it names the file too)."""
     path = Path(path)
-    try:
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as handle:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        try:
             raw = handle.read()
-    except (OSError, EOFError) as exc:
-        raise DataError(f"cannot read IDX file {path}: {exc}") from exc
+        except (gzip.BadGzipFile, zlib.error, EOFError) as exc:
+            raise CorruptFileError(f"corrupt data file {path}: {exc} (replace it with a fresh "
+                                   f"copy)") from exc
+        except OSError as exc:
+            raise os_error_naming(exc, path) from exc
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise DataError(f"{path} is not an unsigned-byte IDX file (bad magic number)")
+        raise CorruptFileError(f"{path} is not an unsigned-byte IDX file (bad magic number)")
     ndim = raw[3]
     dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(dims)):
-        raise DataError(f"{path} is truncated: header says {dims}, found {data.size} bytes")
+        raise CorruptFileError(f"{path} is truncated: header says {dims}, found {data.size} "
+                               f"bytes")
     return data.reshape(dims)
 
 

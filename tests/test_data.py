@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from lottery_core import data as data_lib
+from lottery_core.errors import CorruptFileError
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -80,11 +81,16 @@ def test_missing_and_corrupt_files_name_the_path(tmp_path):
     for name in data_lib.MNIST_FILES:
         with gzip.open(tmp_path / name, "wb") as handle:
             handle.write(b"\x00\x00\x08\x03" + (5).to_bytes(4, "big") * 3 + b"\x01" * 10)
-    with pytest.raises(data_lib.DataError, match="truncated") as info:
+    # a damaged file is a fault (CorruptFileError, exit status 1), not bad input
+    with pytest.raises(CorruptFileError, match="truncated") as info:
         data_lib.load_dataset("mnist", tmp_path)
     assert str(tmp_path) in str(info.value)
     (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"garbage")
-    with pytest.raises(data_lib.DataError, match="train-images-idx3-ubyte.gz"):
+    with pytest.raises(CorruptFileError, match="corrupt data file .*train-images-idx3-ubyte.gz"):
+        data_lib.load_dataset("mnist", tmp_path)
+    intact = gzip.compress(b"\x00\x00\x08\x01" + (4).to_bytes(4, "big") + b"\x01" * 4)
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(intact[:-6])      # cut short
+    with pytest.raises(CorruptFileError, match="corrupt data file .*train-images-idx3"):
         data_lib.load_dataset("mnist", tmp_path)
     with pytest.raises(ValueError, match="unknown dataset 'svhn'"):
         data_lib.load_dataset("svhn", tmp_path)

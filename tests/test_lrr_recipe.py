@@ -43,9 +43,9 @@ def test_cifar_defaults_are_the_papers_recipe_and_old_hashes_stay():
         ("cosine", 150, None, "global", 0.2)
     assert (c.optimizer_state, c.input_pipeline) == ("carry", "cifar")
     # --iterations overrides the model's epochs instead of clashing with them
-    c = ExperimentConfig(model="vgg16", iterations=50).resolved()
+    c = ExperimentConfig(model="vgg16", dataset="cifar10", iterations=50).resolved()
     assert (c.iterations, c.epochs) == (50, None)
-    ExperimentConfig(model="vgg16", iterations=50).validate()
+    ExperimentConfig(model="vgg16", dataset="cifar10", iterations=50).validate()
     assert "warmup_epochs" not in ExperimentConfig().identity()
 
 

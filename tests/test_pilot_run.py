@@ -159,7 +159,7 @@ def test_second_call_recomputes_nothing_and_new_sparsity_only_prunes(runs, capsy
     assert "| 80% |" in capsys.readouterr().out
 
 
-def test_interrupted_seed_resumes_to_the_same_metrics(runs, tmp_path, monkeypatch):
+def test_interrupted_seed_resumes_to_the_same_metrics(runs, tmp_path, monkeypatch, capsys):
     reference = json.loads((only(runs, "pilot") / "seed_0" / "metrics.json").read_text())
     calls = {"n": 0}
     real = oneshot_lib.kernel_l1
@@ -173,8 +173,10 @@ def test_interrupted_seed_resumes_to_the_same_metrics(runs, tmp_path, monkeypatc
     monkeypatch.setattr(oneshot_lib, "kernel_l1", dies_in_epoch_3)
     args = [*TINY, *PILOT, "--sparsities", "0.5,0.9", "--out", str(tmp_path)]
     args[args.index("--seeds") + 1] = "1"
-    with pytest.raises(KeyboardInterrupt):
-        run("pilot", *args)
+    assert run("pilot", *args) == 130            # Ctrl-C: one line, where it stopped
+    assert capsys.readouterr().err.splitlines() == [
+        "lottery run: interrupted at seed 0, epoch 2 of 4; rerun the same command to resume "
+        "from the checkpoint after epoch 2: finished seeds are kept"]
     seed_dir = only(tmp_path, "pilot") / "seed_0"
     assert (seed_dir / "checkpoint.npz").exists() and not (seed_dir / "training.json").exists()
     monkeypatch.setattr(oneshot_lib, "kernel_l1", real)

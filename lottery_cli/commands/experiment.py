@@ -19,4 +19,8 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
+    from lottery_cli.faults import check_output_folder
+
+    if getattr(args, "out", None) is not None:
+        check_output_folder(args.out)
     return int(args._experiment.run(args) or 0)

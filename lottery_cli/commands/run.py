@@ -3,8 +3,9 @@ or a one-shot one: pilot, oneshot (train, then magnitude-prune once; lottery_cor
 
 Writes OUT/<method>-<hash>/seed_<s>/level_<k>/{mask.npz, params.npz, metrics.json} (layout in
 docs/engine.md). Finished levels are skipped; an interrupted level resumes from its last
-checkpoint. Options left at "model default" take the model's defaults (LeNet-300-100: Adam
-1.2e-3, batch 60, 50,000 iterations, 20% per level, 10% on the output layer).
+checkpoint (Ctrl-C says which, exit status 130). Options left at "model default" take the
+model's defaults (LeNet-300-100: Adam 1.2e-3, batch 60, 50,000 iterations, 20% per level, 10%
+on the output layer).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+
+from lottery_cli.faults import check_output_folder, os_error_line
 
 #: ExperimentConfig concerns exposed as options (help texts: the fields' own, config/experiment.py)
 OPTION_GROUPS = ("model", "data", "training", "level", "pruning", "zhou", "recipe")
@@ -87,6 +90,7 @@ def main(args) -> int:
     from lottery_core.errors import UsageError
     from lottery_core.config import oneshot as oneshot_config
 
+    check_output_folder(args.out)         # first: before any data is loaded or folder made
     if args.method in oneshot_config.ONESHOT_METHODS:
         return main_oneshot(args)
     try:
@@ -94,23 +98,42 @@ def main(args) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     config = build_config(args)
-    from lottery_core.data import DataError
-    from lottery_core.loops.levels import run_experiment
-    from lottery_core.training.sharding import DeviceError
+    from lottery_core.loops.levels import Runner
 
-    try:
-        run_dir = run_experiment(config, args.out, data_dir=args.data_dir,
-                                 progress=not args.no_progress,
-                                 seed_parallel=args.seed_parallel, devices=args.devices)
-    except (DataError, DeviceError) as exc:
+    try:      # bad data folder, model and data that do not fit, OUT holds another experiment
+        runner = Runner(config, args.out, data_dir=args.data_dir, progress=not args.no_progress,
+                        seed_parallel=args.seed_parallel, devices=args.devices)
+    except ValueError as exc:       # DataError and DeviceError are ValueErrors
         raise UsageError(str(exc)) from None
+    run_dir = run_interruptible(runner)
     if not args.no_plot:
         from lottery_core.analysis import plot_runs
 
-        figure = plot_runs(args.out)
-        print(f"plot: {figure}")
+        redraw_plot(plot_runs, args.out)
     print(f"done: {run_dir}")
     return 0
+
+
+def run_interruptible(runner) -> Path:
+    """``runner.run()``; Ctrl-C becomes :class:`Interrupted` with the runner's own account of
+    where it stopped and what rerunning the command does."""
+    from lottery_core.errors import Interrupted
+
+    try:
+        return runner.run()
+    except KeyboardInterrupt as exc:
+        raise Interrupted(runner.interrupt_message()) from exc
+
+
+def redraw_plot(plot, out: Path) -> None:
+    """Redraw the figure of ``out``; a folder that cannot be written (read-only, full) costs
+    the figure, not the finished run: one warning line on stderr."""
+    import sys
+
+    try:
+        print(f"plot: {plot(out)}")
+    except OSError as exc:
+        print(f"lottery run: warning: plot not redrawn: {os_error_line(exc)}", file=sys.stderr)
 
 
 def main_oneshot(args) -> int:
@@ -139,9 +162,9 @@ def main_oneshot(args) -> int:
                                progress=not args.no_progress, devices=args.devices)
     except ValueError as exc:       # DataError is a ValueError
         raise UsageError(str(exc)) from None
-    run_dir = runner.run()
+    run_dir = run_interruptible(runner)
     print(summary_table(summarize_run(run_dir)))
     if not args.no_plot:
-        print(f"plot: {plot_oneshot_runs(args.out)}")
+        redraw_plot(plot_oneshot_runs, args.out)
     print(f"done: {run_dir}")
     return 0

@@ -140,7 +140,7 @@ class ExperimentConfig:
         the LRR recipe). Whether ``method`` names a registered method is the method
         registry's check (:func:`lottery_core.loops.registry.check_config`)."""
         c = self.resolved()
-        _check_model_and_data(c)
+        _check_model_and_data(c, self)
         _check_training(c)
         _check_pruning(c)
         _check_zhou(c)
@@ -180,6 +180,9 @@ UNHASHED = unhashed(ExperimentConfig)
 
 #: allowed values of the fields with a fixed set of choices (the recipe's: spec lrr.md §2.2)
 PIPELINES = ("none", "cifar")
+#: data sets the 'cifar' input pipeline fits (synthetic data have the shape the caller gives;
+#: lrr_recipe.input_pipeline checks it when the Trainer is built)
+CIFAR_PIPELINE_DATASETS = ("cifar10", "cifar100", "synthetic")
 OPTIMIZER_STATES = ("fresh", "carry")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "step", "cosine")
@@ -193,15 +196,27 @@ def _check_int(c, name: str, low: int) -> None:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
 
 
-def _check_model_and_data(c) -> None:
+def _check_model_and_data(c, given) -> None:
+    """``c`` resolved; ``given`` as the user wrote it (which fields the model's recipe set)."""
     from lottery_core.data import DATASETS
-    from lottery_core.models import available_models
+    from lottery_core.models import available_models, check_model_options, model_defaults
 
     if c.model not in available_models():
         raise ValueError(f"unknown model {c.model!r}; available: "
                          f"{', '.join(available_models())}")
+    check_model_options(c.model, c.model_options)
     if c.dataset not in DATASETS:
         raise ValueError(f"unknown dataset {c.dataset!r}; available: {', '.join(DATASETS)}")
+    if c.input_pipeline == "cifar" and c.dataset not in CIFAR_PIPELINE_DATASETS:
+        fits = ", ".join(m for m in available_models()
+                         if model_defaults(m).get("input_pipeline") != "cifar")
+        if given.input_pipeline is None:        # the model's recipe chose the pipeline
+            raise ValueError(f"model {c.model} does not fit dataset {c.dataset}: its recipe's "
+                             f"input pipeline 'cifar' needs CIFAR's 32x32 RGB images; use "
+                             f"dataset cifar10 or cifar100, a model for {c.dataset} ({fits}), "
+                             f"or input_pipeline none")
+        raise ValueError(f"input_pipeline 'cifar' needs CIFAR's 32x32 RGB images, not dataset "
+                         f"{c.dataset}; use dataset cifar10 or cifar100, or input_pipeline none")
     for name, low in (("levels", 0), ("seeds", 1), ("first_seed", 0), ("validation_size", 0)):
         _check_int(c, name, low)
 

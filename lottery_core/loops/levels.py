@@ -27,7 +27,7 @@ import numpy as np
 
 from lottery_core import lrr_recipe, sparsity
 from lottery_core.config import UNHASHED, ExperimentConfig
-from lottery_core.loops import registry, workers
+from lottery_core.loops import phases, registry, workers
 from lottery_core.loops.protocol import LevelContext, LevelStart, Method
 from lottery_core.loops.setup import (TrainerSpec, device_data, load_data_and_model,
                                       steps_per_epoch)
@@ -162,6 +162,8 @@ class Runner:
         if self.seed_parallel == "auto":
             self.seed_parallel = workers.auto_seed_parallel(self.cfg.seeds, self.total_steps,
                                                             self.cfg.levels)
+        #: where training is, for :meth:`interrupt_message` (None: not started)
+        self.position = None
 
     # -- per-seed artifacts ------------------------------------------------------------
     def seed_dir(self, seed: int) -> Path:
@@ -196,19 +198,30 @@ class Runner:
         ``warmup_opt.npz`` and ``warmup.json`` (losses, accuracies). Not resumable inside:
         an interrupted warmup restarts (it is W of the run's (levels+1)·E + W epochs)."""
         t0 = time.time()
-        params, state = self.initial(seed)
         n = self.cfg.warmup_epochs * self.steps_per_epoch
+        before, self.position = self.position, ("warmup", [seed], 0, n)
+        params, state = self.initial(seed)
         train_state = self.trainer.init_state(
             params, state, sparsity.full_mask(params), step=-n,
             rng=jax.random.fold_in(jax.random.PRNGKey(seed), WARMUP_TAG))
         history = []
-        for a, b in chunk_bounds(-n, n, self.eval_every):
-            indices = epoch_batches((seed, WARMUP_TAG), len(self.x_train), self.cfg.batch_size,
-                                    a + n, b - a)
-            train_state, steps = self.trainer.run_steps(train_state, self.x_train,
-                                                        self.y_train, jnp.asarray(indices))
-            history.append({"step": b,
-                            "train_loss": float(np.mean(np.asarray(steps["loss"])))})
+        chunks = [(bounds, phases.call_pieces(*bounds, self.trainer.step_loop == "python"))
+                  for bounds in chunk_bounds(-n, n, self.eval_every)]
+        epochs = self.cfg.warmup_epochs
+        phase = phases.Phase(f"seed {seed} dense warmup: {epochs} epoch{'s' * (epochs != 1)} "
+                             f"({n} steps)", n, sum(len(p) for _, p in chunks), self.progress)
+        for (a, b), pieces in chunks:
+            losses = []
+            for c, d in pieces:
+                self.position = ("warmup", [seed], c + n, n)
+                indices = epoch_batches((seed, WARMUP_TAG), len(self.x_train),
+                                        self.cfg.batch_size, c + n, d - c)
+                train_state, steps = self.trainer.run_steps(train_state, self.x_train,
+                                                            self.y_train, jnp.asarray(indices))
+                losses.append(np.asarray(steps["loss"]))
+                phase.advance(d - c)
+            history.append({"step": b, "train_loss": float(np.mean(np.concatenate(losses)))})
+        phase.close()
         evals = {k: self.trainer.evaluate(train_state.params, train_state.model_state, *xy)
                  for k, xy in self.eval_sets.items()}
         save_tree(self.seed_dir(seed) / layout.WARMUP,
@@ -222,6 +235,31 @@ class Runner:
             "seconds": time.time() - t0})
         self.log(f"  seed {seed} warmup ({self.cfg.warmup_epochs} epochs): "
                  f"test {float(evals['test'][1]):.4f} ({time.time() - t0:.1f} s)")
+        self.position = before          # the warmup is saved: what follows it resumes
+
+    def interrupt_message(self) -> str:
+        """What Ctrl-C reports: where training stopped (``self.position``, kept up to date
+        by the loops) and what rerunning the command resumes; finished levels are kept."""
+        rerun = "rerun the same command to resume"
+        where = self.position
+        if where is None:
+            return f"interrupted before training started; {rerun}"
+        if where[0] == "processes":
+            return (f"interrupted while seeds {', '.join(map(str, where[1]))} trained in "
+                    f"worker processes; {rerun}: finished levels are kept, each unfinished "
+                    f"one resumes from its last checkpoint")
+        seeds = f"seed{'s' * (len(where[1]) > 1)} {', '.join(map(str, where[1]))}"
+        if where[0] == "warmup":
+            return (f"interrupted in the dense warmup of {seeds}, step {where[2]} of "
+                    f"{where[3]}; {rerun} (the warmup keeps no checkpoint: it restarts)")
+        _, _, level, step, n_steps = where
+        if step is None:
+            return f"interrupted while preparing level {level} ({seeds}); {rerun}"
+        if step == 0:
+            return (f"interrupted at level {level}, step 0 of {n_steps} ({seeds}); {rerun}: "
+                    f"finished levels are kept, level {level} starts again")
+        return (f"interrupted at level {level}, step {step} of {n_steps} ({seeds}); {rerun} "
+                f"from the checkpoint at step {step}: finished levels are kept")
 
     def load_opt_state(self, path: Path, params):
         return load_tree_like(path, self.trainer.optimizer.init(params))
@@ -277,6 +315,7 @@ class Runner:
         pending = [s for s in seeds
                    if not all(self.level_done(s, k) for k in range(self.cfg.levels + 1))]
         if self.seed_parallel == "processes" and len(pending) > 1:
+            self.position = ("processes", pending)
             workers.train_in_processes(self, pending, WORKER_ENTRY)
             return self.run_dir
         for level in range(self.cfg.levels + 1):
@@ -292,6 +331,7 @@ class Runner:
 
     def train_level(self, seeds: list[int], level: int) -> None:
         t0 = time.time()
+        self.position = ("level", seeds, level, None, None)
         prepared = [self.prepare(s, level) for s in seeds]
         starts = [p[1] for p in prepared]
         first, n_steps = starts[0].first_step, starts[0].n_steps
@@ -336,6 +376,7 @@ class Runner:
             self.save_rewind_point(seeds, state, multi)
         clock = time.time()
         for a, b in bounds:
+            self.position = ("level", seeds, level, a - first, n_steps)
             indices = np.stack([epoch_batches((s, level), len(self.x_train),
                                               self.cfg.batch_size, a, b - a) for s in seeds])
             if multi:
@@ -436,6 +477,15 @@ WORKER_ENTRY = "lottery_core.loops.levels:seed_worker_main"
 
 
 def seed_worker_main(job_file: str, worker_id: int, core: int) -> None:
+    """One ``processes`` worker (:func:`seed_worker`); Ctrl-C reaches the whole process group
+    and the parent reports it, so a worker leaves quietly (exit status 130)."""
+    try:
+        seed_worker(job_file, worker_id, core)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
+def seed_worker(job_file: str, worker_id: int, core: int) -> None:
     """Body of one ``processes`` worker: reads ``seed level`` lines on stdin, trains that
     level, answers ``DONE seed level`` on stdout; logs go to stderr."""
     import sys

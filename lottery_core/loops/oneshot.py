@@ -108,6 +108,7 @@ class OneShotRunner:
         if self.config.method not in ONESHOT_METHODS:
             raise ValueError(f"unknown one-shot method {self.config.method!r}; available: "
                              f"{', '.join(ONESHOT_METHODS)}")
+        self.position = None     # (seed, epoch or None) training is at: interrupt_message
         check_training_config(self.config)            # no level-loop field is set
         self.config.validate()                        # the engine's field checks
         self.settings.validate(self.config.method)
@@ -143,9 +144,25 @@ class OneShotRunner:
                  f"{self.total_steps} steps, sparsities "
                  f"{', '.join(map(str, self.settings.sparsities))})")
         for seed in seeds:
+            self.position = (seed, None)
             self.run_seed(seed)
         self.write_summary(seeds)
         return self.run_dir
+
+    def interrupt_message(self) -> str:
+        """What Ctrl-C reports: the seed and epoch training stopped at (``self.position``)
+        and what rerunning the command resumes; finished seeds are kept."""
+        rerun = "rerun the same command to resume"
+        if self.position is None:
+            return f"interrupted before training started; {rerun}"
+        seed, epoch = self.position
+        if epoch is None:
+            return f"interrupted at seed {seed}; {rerun} (finished seeds are kept)"
+        if epoch == 0:
+            return (f"interrupted at seed {seed}, epoch 0 of {self.epochs}; {rerun}: finished "
+                    f"seeds are kept, seed {seed} starts again")
+        return (f"interrupted at seed {seed}, epoch {epoch} of {self.epochs}; {rerun} from "
+                f"the checkpoint after epoch {epoch}: finished seeds are kept")
 
     def run_seed(self, seed: int) -> None:
         d = self.seed_dir(seed)
@@ -242,6 +259,7 @@ class OneShotRunner:
                        desc=f"{self.method} seed {seed}")
         clock = time.time()
         for epoch in range(sched.epoch, self.epochs):
+            self.position = (seed, epoch)
             indices = epoch_batches((seed, 0), len(self.x_train), self.cfg.batch_size,
                                     epoch * self.per_epoch, self.per_epoch)
             alpha = sched.alpha
@@ -302,6 +320,7 @@ class OneShotRunner:
             "history": record["history"]})
         if ckpt.exists():
             ckpt.unlink()
+        self.position = (seed, None)      # trained: a rerun only prunes what is missing
 
     # -- summary ------------------------------------------------------------------------
     def write_summary(self, seeds: list[int]) -> dict:

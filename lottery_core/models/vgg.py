@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from . import Model, register_model
+from . import Model, keyword_options, register_model
 from .recipes import LRR_CIFAR
 from .layers import batchnorm, conv, conv_spec, dense, dense_spec, init_batchnorm, materialize_kernels, resolve_compute_dtype
 
@@ -87,7 +87,8 @@ def build_vgg(
 
 
 def _register(depth: int) -> None:
-    @register_model(f"vgg{depth}", defaults=LRR_CIFAR)
+    @register_model(f"vgg{depth}", defaults=LRR_CIFAR,
+                    options=keyword_options(build_vgg, exclude=("depth",)))
     def builder(**options) -> Model:
         return build_vgg(depth=depth, **options)
 

@@ -13,21 +13,29 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from lottery_core.errors import os_error_naming
+
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary sibling file, fsync and ``os.replace``."""
+    """Write ``data`` to ``path`` via a temporary sibling file, fsync and ``os.replace``.
+    An ``OSError`` (disk full, read-only folder) names ``path``; no temporary file is left."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise os_error_naming(exc, path) from exc
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise os_error_naming(exc, path) from exc
         raise
 
 
