@@ -3,8 +3,8 @@
 Each subcommand lives in its own module under :mod:`lottery_cli.commands` with two
 functions, ``add_arguments(parser)`` and ``main(args) -> int``; those modules import
 their heavy dependencies (jax, sympy, matplotlib) inside ``main`` so that ``--help`` and
-bad-usage errors stay fast. Exit status: 0 success, 1 a claim/derivation/run failed,
-2 bad usage.
+bad-usage errors stay fast. Exit status: 0 success, 1 a claim/derivation/run failed or a
+run folder is at fault (a corrupt result, a folder in use: one line), 2 bad usage.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import argparse
 import importlib
 import sys
 
-from lottery_core.errors import UsageError
+from lottery_core.errors import RunFault, UsageError
 
 #: subcommand name -> module in lottery_cli.commands
 COMMANDS = {
@@ -25,11 +25,26 @@ COMMANDS = {
 }
 
 
+class VersionAction(argparse.Action):
+    """``--version``: ``lottery 0.1.0 (commit abc1234)``, asked of git only when given."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from lottery_core.store.provenance import version_line
+
+        print(version_line())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lottery",
         description="Theory, simulations and experiments for sparse neural networks.",
     )
+    parser.add_argument("--version", action=VersionAction,
+                        help="print the version (and git commit of a checkout) and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, module_name in COMMANDS.items():
@@ -52,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"lottery {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except RunFault as exc:
+        print(f"lottery {args.command}: error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

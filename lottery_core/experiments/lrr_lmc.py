@@ -95,7 +95,7 @@ def run(args) -> int:
     runners = {}
     for method in ("wr", "lrr"):
         runner = Runner(common.make_config(args, method), common.runs_directory(args),
-                        progress=not args.no_progress, dataset=data)
+                        progress=not args.no_progress, dataset=data, wait=args.wait)
         runner.run()
         runners[method] = runner
     runner = runners["lrr"]
