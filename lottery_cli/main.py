@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from lottery_core.store.provenance import set_command
+
+    set_command(["lottery", *(sys.argv[1:] if argv is None else argv)])   # recorded in results
     try:
         return int(args._module.main(args) or 0)
     except UsageError as exc:
@@ -70,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     except RunFault as exc:
         print(f"lottery {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        set_command(None)
 
 
 if __name__ == "__main__":

@@ -69,10 +69,10 @@ def write_worker_job(folder: Path, config: dict, out, data_dir, dataset,
     pickle) to a ``mkstemp`` file (mode 0600, unpredictable name). ``command``: the parent's
     command line, recorded in the workers' results (their own is ``python -c ...``)."""
     import os
-    import sys
     import tempfile
 
     from lottery_core.data import save_dataset_npz
+    from lottery_core.store.provenance import command as current_command
 
     dataset_file = None
     if dataset is not None:
@@ -84,7 +84,8 @@ def write_worker_job(folder: Path, config: dict, out, data_dir, dataset,
         json.dump({"config": config, "out": str(out),
                    "data_dir": None if data_dir is None else str(data_dir),
                    "dataset_file": dataset_file, "devices": devices,
-                   "command": list(sys.argv) if command is None else list(command)}, handle)
+                   "command": current_command() if command is None else list(command)},
+                  handle)
     return Path(job)
 
 

@@ -23,7 +23,6 @@ import fcntl
 import json
 import os
 import socket
-import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Callable
 
 from lottery_core.errors import RunBusyError
 from lottery_core.store import layout
+from lottery_core.store.provenance import command
 
 #: lock file path -> [file descriptor, depth] of the locks this process holds
 _HELD: dict[str, list[int]] = {}
@@ -41,7 +41,7 @@ _SCOPED: list[str] = []
 def _record() -> bytes:
     return json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
                        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-                       "command": " ".join(sys.argv)}).encode()
+                       "command": " ".join(command())}).encode()
 
 
 def _holder(fd: int) -> dict | None:
@@ -56,10 +56,10 @@ def _holder(fd: int) -> dict | None:
 def describe(holder: dict | None) -> str:
     if not holder:
         return "another process (no record yet)"
-    command = str(holder.get("command", ""))
-    command = command if len(command) <= 60 else command[:57] + "..."
+    text = str(holder.get("command", ""))
+    text = text if len(text) <= 60 else text[:57] + "..."
     return (f"process {holder.get('pid')} on {holder.get('host')} since "
-            f"{holder.get('started')} ({command})")
+            f"{holder.get('started')} ({text})")
 
 
 def acquire(run_dir: Path, *, wait: bool = False, log: Callable[[str], None] = print) -> str:

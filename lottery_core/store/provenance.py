@@ -22,6 +22,19 @@ from pathlib import Path
 
 #: the folder that holds lottery_core/ (a checkout's top level when run from one)
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+#: the command line being executed, set by the ``lottery`` console script (``None``: sys.argv)
+_COMMAND: list[str] | None = None
+
+
+def set_command(argv: list[str] | None) -> None:
+    """Record ``argv`` as the command this process executes (``lottery_cli.main`` sets
+    ``["lottery", ...]``, also when called in-process; ``None`` falls back to sys.argv)."""
+    global _COMMAND
+    _COMMAND = None if argv is None else [str(a) for a in argv]
+
+
+def command() -> list[str]:
+    return list(sys.argv if _COMMAND is None else _COMMAND)
 
 
 def _git(*args: str) -> str | None:
@@ -60,6 +73,7 @@ def version_line() -> str:
     return f"lottery {version()} (commit {commit[:7]}{', modified' if dirty else ''})"
 
 
+@functools.lru_cache(maxsize=None)
 def _library_versions() -> dict[str, str | None]:
     from importlib import metadata
 
@@ -72,16 +86,17 @@ def _library_versions() -> dict[str, str | None]:
     return versions
 
 
-def provenance(command: list[str] | None = None) -> dict:
+def provenance(argv: list[str] | None = None) -> dict:
     """``{"toolkit": {"version", "commit", "dirty"}, "command", "python", "platform",
-    "libraries", "backend", "devices"}``; ``command`` defaults to ``sys.argv``. The backend and
-    device kinds are jax's (imported here: results come from jax)."""
+    "libraries", "backend", "devices", "device_count"}``; the command is ``argv``, by default
+    :func:`command`. The backend and device kinds are jax's (imported here: results come
+    from jax)."""
     import jax
 
     commit, dirty = git_state()
     devices = jax.devices()
     return {"toolkit": {"version": version(), "commit": commit, "dirty": dirty},
-            "command": list(sys.argv if command is None else command),
+            "command": command() if argv is None else list(argv),
             "python": platform.python_version(), "platform": platform.platform(),
-            "libraries": _library_versions(), "backend": jax.default_backend(),
+            "libraries": dict(_library_versions()), "backend": jax.default_backend(),
             "devices": sorted({d.device_kind for d in devices}), "device_count": len(devices)}
