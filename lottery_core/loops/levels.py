@@ -441,7 +441,7 @@ class Runner:
             checkpoint.unlink()
         integrity.seal(directory)
         if level == 0:                # θ_0, rewind and warmup files are final now
-            integrity.check_finished(self.seed_dir(seed))
+            integrity.seal(self.seed_dir(seed))
         self.log(f"  seed {seed} level {level}: density {density['overall']:.4f} "
                  f"test {last['test_accuracy']:.4f} val {last['val_accuracy']:.4f} "
                  f"({record['seconds']:.1f} s)")
