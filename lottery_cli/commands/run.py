@@ -4,8 +4,9 @@ or a one-shot one: pilot, oneshot (train, then magnitude-prune once; lottery_cor
 Writes OUT/<method>-<hash>/seed_<s>/level_<k>/{mask.npz, params.npz, metrics.json} (layout in
 docs/engine.md). Finished levels are checked against their manifests, then skipped (a damaged
 file stops the run with one line; --redo-level K recomputes from level K); an interrupted
-level resumes from its last checkpoint. One process writes a run at a time (--wait). Options left at "model default" take the model's defaults (LeNet-300-100: Adam
-1.2e-3, batch 60, 50,000 iterations, 20% per level, 10% on the output layer).
+level resumes from its last checkpoint. One process writes a run at a time (--wait). Options
+left at "model default" take the model's defaults (LeNet-300-100: Adam 1.2e-3, batch 60,
+50,000 iterations, 20% per level, 10% on the output layer).
 """
 
 from __future__ import annotations

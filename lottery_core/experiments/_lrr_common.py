@@ -15,8 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from lottery_core.store import write_results  # noqa: F401  (common.write_results: results.json)
-
 #: the spec's recipe lives in the model defaults (lottery_core/models/recipes.py); these are
 #: the experiment-level defaults (spec lrr.md §2.2: 150 epochs per level [C]/[S])
 DEFAULTS = dict(model="resnet20", dataset="cifar10", levels=10, epochs=150, seeds=3)
