@@ -4,7 +4,7 @@
 exception                          exit  line
 =================================  ====  ==============================================
 ``UsageError`` (bad input)         2     ``error: <its message>``
-``CorruptFileError`` (data file)   1     ``error: <its message, naming the file>``
+``Fault`` (corrupt file, busy run) 1     ``error: <its message, naming the file>``
 ``OSError`` (disk, permissions)    1     ``error: <errno-specific words>: <the file>``
 ``KeyboardInterrupt`` (Ctrl-C)     130   ``interrupted ...; rerun the same command ...``
 =================================  ====  ==============================================
@@ -19,11 +19,11 @@ import errno
 import os
 from pathlib import Path
 
-from lottery_core.errors import CorruptFileError, UsageError
+from lottery_core.errors import Fault, UsageError
 
 EXIT_FAULT, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 #: the exceptions :func:`describe` turns into one line
-PREDICTABLE = (UsageError, CorruptFileError, OSError, KeyboardInterrupt)
+PREDICTABLE = (UsageError, Fault, OSError, KeyboardInterrupt)
 #: what an interrupt without a runner's own message says
 INTERRUPTED = ("interrupted; rerun the same command to resume (results written so far are "
                "kept)")

@@ -4,7 +4,8 @@ Each subcommand lives in its own module under :mod:`lottery_cli.commands` with t
 functions, ``add_arguments(parser)`` and ``main(args) -> int``; those modules import
 their heavy dependencies (jax, sympy, matplotlib) inside ``main`` so that ``--help`` and
 bad-usage errors stay fast. Exit status: 0 success, 1 a claim/derivation/run failed or a
-predictable fault (disk full, read-only folder, corrupt data file), 2 bad usage, 130
+predictable fault (disk full, read-only folder, corrupt data or result file, a run folder
+in use), 2 bad usage, 130
 interrupted (Ctrl-C); each fault is one line (``lottery_cli/faults.py``; ``LOTTERY_DEBUG=1``
 shows its traceback instead).
 """
@@ -29,11 +30,26 @@ COMMANDS = {
 }
 
 
+class VersionAction(argparse.Action):
+    """``--version``: ``lottery 0.1.0 (commit abc1234)``, asked of git only when given."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from lottery_core.store.provenance import version_line
+
+        print(version_line())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lottery",
         description="Theory, simulations and experiments for sparse neural networks.",
     )
+    parser.add_argument("--version", action=VersionAction,
+                        help="print the version (and git commit of a checkout) and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, module_name in COMMANDS.items():
@@ -51,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from lottery_core.store.provenance import set_command
+
+    set_command(["lottery", *(sys.argv[1:] if argv is None else argv)])   # recorded in results
     try:
         return int(args._module.main(args) or 0)
     except faults.PREDICTABLE as exc:       # one line and an exit status (lottery_cli/faults.py)
@@ -59,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         code, line = faults.describe(exc)
         print(f"lottery {args.command}: {line}", file=sys.stderr)
         return code
+    finally:
+        set_command(None)
 
 
 if __name__ == "__main__":

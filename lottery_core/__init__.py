@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import importlib
 
+#: the toolkit's version, written only here (pyproject.toml reads it: ``dynamic = ["version"]``;
+#: ``lottery --version`` and every result's provenance report it)
 __version__ = "0.1.0"
 
 #: public name -> "module:attribute"

@@ -1,8 +1,9 @@
 """Errors shared by the library and the ``lottery`` command line.
 
 The ``lottery`` console script prints each as one line (``lottery_cli/faults.py``): a
-:class:`UsageError` (and a :class:`DataError` it is raised from) with exit status 2, a
-:class:`CorruptFileError` with 1, an :class:`Interrupted` run with 130.
+:class:`UsageError` (and a :class:`DataError` it is raised from) with exit status 2,
+a :class:`Fault` (a corrupt file or result, a run folder in use) with 1, an
+:class:`Interrupted` run with 130.
 """
 
 from __future__ import annotations
@@ -21,10 +22,30 @@ class DataError(ValueError):
     """A data folder or file is missing or unreadable; the message names path and files."""
 
 
-class CorruptFileError(Exception):
+class Fault(Exception):
+    """A predictable fault the user must resolve (a damaged file, a run folder in use); the
+    ``lottery`` console script prints it as one line and exits with status 1. Not a
+    ``ValueError``: it must not be mistaken for bad usage (exit 2)."""
+
+
+class CorruptFileError(Fault):
     """A file that exists where expected has damaged contents (a gzip stream that does not
-    decompress, a truncated or mislabelled array file); the message names the file. A fault,
-    not bad input: the CLI exits with status 1."""
+    decompress, a truncated or mislabelled array file); the message names the file."""
+
+
+class CorruptRunError(CorruptFileError):
+    """A result file is missing, unreadable or differs from its manifest.
+
+    ``str(error)`` is one line: ``<path>: <problem>; <remedy>`` (the remedy, e.g. ``rerun
+    with --redo-level 2``, is chosen by :func:`lottery_core.store.integrity.corrupt`)."""
+
+    def __init__(self, path, problem: str, remedy: str):
+        super().__init__(f"{path}: {problem}; {remedy}")
+        self.path, self.problem, self.remedy = path, problem, remedy
+
+
+class RunBusyError(Fault):
+    """Another process holds the run folder's lock (:mod:`lottery_core.store.lock`)."""
 
 
 class Interrupted(KeyboardInterrupt):

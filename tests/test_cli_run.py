@@ -29,7 +29,9 @@ def lottery(*args, **kwargs):
 
 
 def comparable(metrics: dict) -> dict:
-    return {k: v for k, v in metrics.items() if k not in ("seconds", "wall_seconds_this_process")}
+    """Metrics without timings and provenance (the command line names another --out)."""
+    return {k: v for k, v in metrics.items()
+            if k not in ("seconds", "wall_seconds_this_process", "provenance")}
 
 
 def test_killed_run_resumes_to_the_same_metrics(tmp_path, capsys):

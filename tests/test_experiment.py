@@ -7,6 +7,7 @@ import json
 import pytest
 
 from lottery_core.config import ExperimentConfig
+from lottery_core.errors import CorruptRunError
 from lottery_core.store import (flatten, identity_hash, load_tree, open_run_directory, save_tree,
                                 unflatten)
 
@@ -95,5 +96,5 @@ def test_npz_keys_are_slash_joined_paths(tmp_path):
     np.testing.assert_array_equal(back["dense_0"]["kernel"], tree["dense_0"]["kernel"])
     assert unflatten(flatten(tree)).keys() == tree.keys()
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="bad.npz"):
+    with pytest.raises(CorruptRunError, match="bad.npz: not a readable array file"):
         load_tree(tmp_path / "bad.npz")

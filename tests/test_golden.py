@@ -12,8 +12,11 @@ fresh folder, reads what they wrote (through :func:`read_outputs` only) and comp
   the norm only say how large a difference is;
 * every number, bool, string and null of every ``.json`` (metrics, summary, results, training,
   warmup, config, experiment, ...), floats exactly, except wall-clock timings (keys
-  containing "seconds", "time" or "wall": they differ from run to run) and absolute paths
-  (none are written today).
+  containing "seconds", "time" or "wall": they differ from run to run), absolute paths
+  (none are written today) and bookkeeping that is not a result: ``manifest.json`` files
+  (sizes and SHA-256 of the files beside them, which are compared themselves) and the
+  ``"provenance"`` key (version, commit, command line, library versions, devices: they
+  differ between checkouts and machines, not between correct and wrong numbers).
 
 Nothing is tolerated: a refactoring (the "one engine" rebuild) must reproduce these numbers.
 A failure names the case, the file and the key, with the float or sum / L2 difference.
@@ -104,6 +107,12 @@ SKIPPED_NPZ = re.compile(r"(^|_)opt(_state)?\.npz$|checkpoint\.npz$")
 RUN_FOLDER = re.compile(r".+-[0-9a-f]{12}$")
 #: JSON keys of wall-clock timings (they differ run to run)
 TIMING_KEY_PARTS = ("seconds", "time", "wall")
+#: bookkeeping written beside the results, not results (recorded before it existed): the
+#: manifests of finished folders hold sizes and SHA-256 of files compared here anyway, and
+#: "provenance" (version, git commit, command line with its temporary --out, libraries,
+#: devices) changes with the checkout and the machine, never with the numbers
+BOOKKEEPING_FILES = ("manifest.json",)
+BOOKKEEPING_KEYS = ("provenance",)
 ABSENT = object()
 
 
@@ -120,7 +129,7 @@ def read_outputs(out: Path) -> dict:
         rel = str(path.relative_to(out))
         if path.suffix == ".npz" and not SKIPPED_NPZ.search(path.name):
             files[rel] = summarize_npz(path)
-        elif path.suffix == ".json":
+        elif path.suffix == ".json" and path.name not in BOOKKEEPING_FILES:
             files[rel] = scrub(json.loads(path.read_text()), str(out))
     return {"runs": runs, "files": files}
 
@@ -140,12 +149,12 @@ def array_summary(a: np.ndarray) -> list:
 
 
 def scrub(value, out_root: str):
-    """JSON values without timings and absolute paths (dropped from dicts, ``"<path>"`` in
-    lists)."""
+    """JSON values without timings, bookkeeping keys and absolute paths (dropped from dicts,
+    ``"<path>"`` in lists)."""
     if isinstance(value, dict):
         kept = {}
         for key, item in value.items():
-            if any(part in key.lower() for part in TIMING_KEY_PARTS):
+            if any(part in key.lower() for part in TIMING_KEY_PARTS) or key in BOOKKEEPING_KEYS:
                 continue
             item = scrub(item, out_root)
             if item is not ABSENT:

@@ -16,7 +16,8 @@ from lottery_core.loops.levels import Runner
 from lottery_core.loops.methods import rewind_to_init
 from lottery_core.loops.protocol import Method
 from lottery_core.loops.registry import METHODS, register_method
-from lottery_core.store import flatten, level_directory, load_tree
+from lottery_core.errors import CorruptRunError
+from lottery_core.store import flatten, integrity, level_directory, load_tree, save_tree
 from lottery_core.training import epoch_batches
 
 DATA = synthetic(n_train=200, n_test=60, input_shape=(8, 8, 1), validation_size=40, noise=1.5)
@@ -208,10 +209,18 @@ def test_a_failing_worker_process_is_reported(tmp_path, monkeypatch):
 
     monkeypatch.setattr(workers_module, "usable_core_ids", lambda: [0, 0])
     make_runner(tmp_path, method="imp", seeds=2, levels=0).run()
-    (level_directory(tmp_path / make_runner(tmp_path, method="imp", seeds=2).run_dir.name,
-                     1, 0) / "params.npz").write_bytes(b"not an npz file")
+    folder = level_directory(tmp_path / make_runner(tmp_path, method="imp", seeds=2)
+                             .run_dir.name, 1, 0)
+    (folder / "params.npz").write_bytes(b"not an npz file")
     runner = make_runner(tmp_path, method="imp", seeds=2, levels=2)
     runner.seed_parallel = "processes"
+    # a damaged file is found before any worker starts (tests/test_integrity.py) ...
+    with pytest.raises(CorruptRunError, match="seed_1/level_0/params.npz: .*--redo-level 0"):
+        runner.run()
+    assert not (level_directory(runner.run_dir, 0, 1)).exists()
+    # ... so make the worker itself fail: readable, sealed, but not this model's parameters
+    save_tree(folder / "params.npz", {"unrelated": np.zeros(3)})
+    integrity.seal(folder)
     with pytest.raises(RuntimeError, match="seed worker .* failed on seed 1 level 1"):
         runner.run()
     # the healthy seed's finished levels are kept

@@ -51,7 +51,8 @@ def trainer_of(run_dir: Path):
 
 
 def comparable(metrics: dict) -> dict:
-    out = {k: v for k, v in metrics.items() if not k.endswith("seconds")}
+    """Metrics without timings and provenance (its command line names another --out)."""
+    out = {k: v for k, v in metrics.items() if not k.endswith("seconds") and k != "provenance"}
     return json.loads(json.dumps(out))
 
 

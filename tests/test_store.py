@@ -13,7 +13,9 @@ import numpy as np
 import optax
 import pytest
 
+import lottery_core
 from lottery_core.config import ExperimentConfig
+from lottery_core.errors import CorruptRunError
 from lottery_core.config.oneshot import OneShotSettings, run_identity
 from lottery_core.store import (EXTRA_KEY, atomic_write_bytes, atomic_write_json,
                                 canonical_json, flatten, identity_hash, layout, leaf_keys,
@@ -121,7 +123,7 @@ def test_template_mismatch_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="shape"):
         load_tree_like(tmp_path / "c.npz", small)
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="bad.npz"):
+    with pytest.raises(CorruptRunError, match="bad.npz: not a readable array file"):
         load_tree_like(tmp_path / "bad.npz", train_state())
 
 
@@ -202,12 +204,12 @@ def test_layout_paths(tmp_path):
              layout.WARMUP_OPT, layout.WARMUP_RECORD, layout.MASK, layout.PARAMS,
              layout.MODEL_STATE, layout.OPT_STATE, layout.ROUND_INIT, layout.CHECKPOINT,
              layout.METRICS, layout.REPARAM, layout.TRAINING, layout.SUMMARY,
-             layout.EXPERIMENT, layout.RESULTS)
+             layout.EXPERIMENT, layout.RESULTS, layout.MANIFEST, layout.LOCK)
     assert names == ("config.json", "init.npz", "rewind.npz", "rewind_opt.npz", "warmup.npz",
                      "warmup_opt.npz", "warmup.json", "mask.npz", "params.npz",
                      "model_state.npz", "opt_state.npz", "round_init.npz", "checkpoint.npz",
                      "metrics.json", "reparam.npz", "training.json", "summary.json",
-                     "experiment.json", "results.json")
+                     "experiment.json", "results.json", "manifest.json", "run.lock")
     assert layout.sparsity_mask("0.9000") == "mask_0.9000.npz"
     assert layout.seed_record(1) == "seed_1.json"
     assert layout.seed_checkpoint(1) == "seed_1.checkpoint.npz"
@@ -226,6 +228,8 @@ def test_open_run_directory_writes_or_checks_the_card(tmp_path):
     run = open_run_directory(tmp_path, "imp", identity, {"resolved": {"x": 1}})
     assert run.name == f"imp-{identity_hash(identity)}"
     card = read_json(run / layout.CONFIG)
+    provenance = card.pop("provenance")          # outside the identity: the hash ignores it
+    assert provenance["toolkit"]["version"] == lottery_core.__version__
     assert card == {"method": "imp", "hash": identity_hash(identity), "resolved": {"x": 1},
                     "identity": {"model_options": {"widths": [100]}, "iterations": 10}}
     assert open_run_directory(tmp_path, "imp", identity) == run    # tuples read back as lists
@@ -236,7 +240,9 @@ def test_open_run_directory_writes_or_checks_the_card(tmp_path):
     # named experiments: experiment.json, hash namespaced by the name
     exp = open_run_directory(tmp_path, "zhou-criteria", {"a": 1}, experiment=True)
     assert exp.name == f"zhou-criteria-{identity_hash({'a': 1}, namespace='zhou-criteria')}"
-    assert read_json(exp / layout.EXPERIMENT) == {
+    card = read_json(exp / layout.EXPERIMENT)
+    assert set(card.pop("provenance")) >= {"toolkit", "command", "libraries", "devices"}
+    assert card == {
         "experiment": "zhou-criteria", "hash": exp.name.rsplit("-", 1)[1], "identity": {"a": 1}}
     assert not (exp / layout.CONFIG).exists()
 
@@ -287,6 +293,8 @@ def test_a_run_folder_of_the_pre_store_code_resumes_to_the_same_numbers(tmp_path
     for path in (level0 / layout.OPT_STATE, seed_directory(old.run_dir, 0) / layout.REWIND_OPT):
         opt = load_tree_like(path, old.trainer.optimizer.init(params0))
         path.write_bytes(legacy_leaves_bytes(opt))
+    for manifest in old.run_dir.rglob(layout.MANIFEST):     # the old code wrote none
+        manifest.unlink()
     with np.load(checkpoint) as data_file:
         assert "leaf_00000" in data_file.files and "extra_json" in data_file.files
     runner(tmp_path / "old").run()

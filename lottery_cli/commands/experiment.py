@@ -15,12 +15,22 @@ def add_arguments(parser) -> None:
             name, help=doc, description=module.__doc__,
             formatter_class=DefaultsHelpFormatter)
         module.add_arguments(experiment_parser)
+        experiment_parser.add_argument(
+            "--wait", action="store_true",
+            help="if another process is writing the experiment's folder or one of its runs, "
+                 "wait for it to finish instead of stopping")
         experiment_parser.set_defaults(_experiment=module)
 
 
 def main(args) -> int:
     from lottery_cli.faults import check_output_folder
+    from lottery_core.errors import CorruptRunError
+    from lottery_core.store import integrity, lock
 
     if getattr(args, "out", None) is not None:
         check_output_folder(args.out)
-    return int(args._experiment.run(args) or 0)
+    with lock.scope():             # the experiment's folder stays locked until it returns
+        try:
+            return int(args._experiment.run(args) or 0)
+        except CorruptRunError as exc:     # no --redo-level here: say what to remove by hand
+            raise integrity.corrupt(exc.path, exc.problem, experiment=True) from None

@@ -2,10 +2,12 @@
 or a one-shot one: pilot, oneshot (train, then magnitude-prune once; lottery_core/loops/oneshot.py).
 
 Writes OUT/<method>-<hash>/seed_<s>/level_<k>/{mask.npz, params.npz, metrics.json} (layout in
-docs/engine.md). Finished levels are skipped; an interrupted level resumes from its last
-checkpoint (Ctrl-C says which, exit status 130). Options left at "model default" take the
-model's defaults (LeNet-300-100: Adam 1.2e-3, batch 60, 50,000 iterations, 20% per level, 10%
-on the output layer).
+docs/engine.md). Finished levels are checked against their manifests, then skipped (a damaged
+file stops the run with one line; --redo-level K recomputes from level K); an interrupted
+level resumes from its last checkpoint (Ctrl-C says which, exit status 130). One process
+writes a run at a time (--wait). Options left at "model default" take the model's defaults
+(LeNet-300-100: Adam 1.2e-3, batch 60, 50,000 iterations, 20% per level, 10% on the output
+layer).
 """
 
 from __future__ import annotations
@@ -53,6 +55,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     parser.add_argument("--no-plot", action="store_true",
                         help="do not redraw OUT/accuracy_vs_density.png at the end")
+    parser.add_argument("--redo-level", type=int, default=None, metavar="K",
+                        help="recompute level K and every later level of every seed (their "
+                             "folders are removed first; earlier levels are kept), e.g. after "
+                             "a check found a damaged result file (level methods only)")
+    parser.add_argument("--wait", action="store_true",
+                        help="if another process is writing this run, wait for it to finish "
+                             "instead of stopping")
     from lottery_core.config import oneshot as oneshot_config
 
     oneshot_config.add_arguments(parser)
@@ -102,7 +111,8 @@ def main(args) -> int:
 
     try:      # bad data folder, model and data that do not fit, OUT holds another experiment
         runner = Runner(config, args.out, data_dir=args.data_dir, progress=not args.no_progress,
-                        seed_parallel=args.seed_parallel, devices=args.devices)
+                        seed_parallel=args.seed_parallel, devices=args.devices,
+                        wait=args.wait, redo_level=args.redo_level)
     except ValueError as exc:       # DataError and DeviceError are ValueErrors
         raise UsageError(str(exc)) from None
     run_dir = run_interruptible(runner)
@@ -146,6 +156,9 @@ def main_oneshot(args) -> int:
     if args.levels is not None:
         raise UsageError(f"--levels is not used by {args.method} (it prunes once per "
                          f"--sparsities value)")
+    if args.redo_level is not None:
+        raise UsageError(f"--redo-level is for level methods; {args.method} has no levels "
+                         f"(remove a damaged seed_<s> folder to compute that seed again)")
     # the engine's merge and field checks, with a level method standing in for validation
     config = build_config(argparse.Namespace(**{**vars(args), "method": "imp"}))
     config = dataclasses.replace(config, method=args.method)
@@ -159,7 +172,8 @@ def main_oneshot(args) -> int:
 
     try:      # bad data folder, or OUT holds another experiment under this name
         runner = OneShotRunner(config, settings, args.out, data_dir=args.data_dir,
-                               progress=not args.no_progress, devices=args.devices)
+                               progress=not args.no_progress, devices=args.devices,
+                               wait=args.wait)
     except ValueError as exc:       # DataError is a ValueError
         raise UsageError(str(exc)) from None
     run_dir = run_interruptible(runner)

@@ -1,11 +1,22 @@
-"""Shared plumbing of the named experiments: argument lists, subsets, statistics, figures
-(run folders: ``store.open_run_directory(out, NAME, identity, experiment=True)``)."""
+"""Shared plumbing of the named experiments: their folder (:func:`open_experiment`), argument
+lists, subsets, statistics, figures."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+
+
+def open_experiment(args, name: str, identity: dict) -> Path:
+    """``OUT/<name>-<hash>/`` (``store.open_run_directory(..., experiment=True)``), locked by
+    this process until ``lottery experiment`` ends (``store.lock.acquire_in_scope``;
+    ``--wait``: wait for another process holding it)."""
+    from lottery_core.store import lock, open_run_directory
+
+    directory = open_run_directory(args.out, name, identity, experiment=True)
+    lock.acquire_in_scope(directory, wait=args.wait)
+    return directory
 
 
 def comma_list(kind=str):

@@ -112,7 +112,7 @@ def run(config, args, data) -> Path:
 
     try:
         runner = Runner(config, runs_directory(args), progress=not args.no_progress,
-                        dataset=data)
+                        dataset=data, wait=args.wait)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return runner.run()
@@ -194,15 +194,7 @@ def by_label(results: dict) -> dict[str, dict]:
 
 
 def experiment_folder(args, name: str, extra: dict | None = None) -> Path:
-    from lottery_core.store import open_run_directory
+    from lottery_core.experiments._common import open_experiment
 
     identity = {"base": base_values(args), "test_subset": args.test_subset, **(extra or {})}
-    return open_run_directory(args.out, name, identity, experiment=True)
-
-
-def write_results(directory: Path, results: dict) -> Path:
-    from lottery_core.store import atomic_write_json, layout
-
-    path = directory / layout.RESULTS
-    atomic_write_json(path, results)
-    return path
+    return open_experiment(args, name, identity)

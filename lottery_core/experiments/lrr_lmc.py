@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from lottery_core.experiments._common import comma_list
 from lottery_core.experiments import _lrr_common as common
+from lottery_core.store import write_results
 
 NAME = "lmc"
 
@@ -95,7 +96,7 @@ def run(args) -> int:
     runners = {}
     for method in ("wr", "lrr"):
         runner = Runner(common.make_config(args, method), common.runs_directory(args),
-                        progress=not args.no_progress, dataset=data)
+                        progress=not args.no_progress, dataset=data, wait=args.wait)
         runner.run()
         runners[method] = runner
     runner = runners["lrr"]
@@ -149,7 +150,7 @@ def run(args) -> int:
         entry["error_barrier"] = common.summary(barriers)
         entry["loss_barrier"] = common.summary(loss_barriers)
         results["pairs"][name] = entry
-        common.write_results(directory, results)
+        write_results(directory, results)
     _plot(results, directory)
     print(f"results: {directory / 'results.json'}\nfigures: {directory}")
     return 0

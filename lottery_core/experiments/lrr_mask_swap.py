@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from lottery_core.experiments import _lrr_common as common
+from lottery_core.store import write_results
 
 NAME = "mask-swap"
 
@@ -56,7 +57,7 @@ def run(args) -> int:
     for key, (_, reference) in swapped.items():
         results["masks_match_reference"][key] = masks_equal(runs[key], reference, seeds,
                                                             args.levels)
-    common.write_results(directory, results)
+    write_results(directory, results)
     return common.report_accuracy(directory, common.by_label(results),
                                   f"{args.model} on {args.dataset}: mask swap "
                                   f"({len(seeds)} seeds)")

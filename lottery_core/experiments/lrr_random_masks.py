@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from lottery_core.experiments._common import comma_list
 from lottery_core.experiments import _lrr_common as common
+from lottery_core.store import write_results
 
 NAME = "random-masks"
 
@@ -46,7 +47,7 @@ def run(args) -> int:
         table = common.level_metrics(run_dir, seeds[:1], args.levels)
         results["layer_density"][method] = {str(k): row[seeds[0]]["density_layers"]
                                             for k, row in table.items()}
-        common.write_results(directory, results)
+        write_results(directory, results)
     return common.report_accuracy(directory, results["curves"],
                                   f"{args.model} on {args.dataset}: random masks "
                                   f"({len(seeds)} seeds)")

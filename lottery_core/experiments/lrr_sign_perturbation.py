@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from lottery_core.experiments._common import comma_list
 from lottery_core.experiments import _lrr_common as common
+from lottery_core.store import write_results
 
 NAME = "sign-perturbation"
 
@@ -47,7 +48,7 @@ def run(args) -> int:
             "levels": a["levels"], "remaining": a["remaining"],
             "mean": [x - y for x, y in zip(a["test_accuracy"]["mean"],
                                            b["test_accuracy"]["mean"])]}
-        common.write_results(directory, results)
+        write_results(directory, results)
     return common.report_accuracy(directory, common.by_label(results),
                                   f"{args.model} on {args.dataset}: sign perturbation "
                                   f"p={args.p}, every {args.every} epochs")

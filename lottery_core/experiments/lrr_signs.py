@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from lottery_core.experiments._common import comma_list
 from lottery_core.experiments import _lrr_common as common
+from lottery_core.store import write_results
 
 NAME = "lrr-signs"
 
@@ -86,7 +87,7 @@ def run(args) -> int:
     for method, config in configs.items():
         run_dir = common.run(config, args, data)
         results["methods"][method] = sign_curves(run_dir, seeds, args.levels)
-        common.write_results(directory, results)
+        write_results(directory, results)
     plot(results, directory / "sign_flips.png")
     print(f"results: {directory / 'results.json'}\nfigure: {directory / 'sign_flips.png'}")
     return 0

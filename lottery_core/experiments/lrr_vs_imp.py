@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from lottery_core.experiments._common import comma_list
 from lottery_core.experiments import _lrr_common as common
+from lottery_core.store import write_results
 
 NAME = "lrr-vs-imp"
 METHODS = ("wr", "lrr", "lrr-bn-rewind")
@@ -33,7 +34,7 @@ def run(args) -> int:
         run_dir = common.run(config, args, data)
         results["curves"][method] = {"label": LABELS.get(method, method),
                                      **common.accuracy_curve(run_dir, seeds, args.levels)}
-        common.write_results(directory, results)
+        write_results(directory, results)
     return common.report_accuracy(directory, common.by_label(results),
                                   f"{args.model} on {args.dataset}: WR vs LRR "
                                   f"({len(seeds)} seeds, mean ± std)")

@@ -60,9 +60,9 @@ def run(args) -> int:
     from lottery_core.config import ExperimentConfig
     from lottery_core.data import DataError
     from lottery_core.errors import UsageError
-    from lottery_core.experiments._common import mean_std, plot_curves
+    from lottery_core.experiments._common import mean_std, open_experiment, plot_curves
     from lottery_core.loops.levels import run_experiment
-    from lottery_core.store import atomic_write_json, collect_results, layout, open_run_directory
+    from lottery_core.store import collect_results, layout, write_results
 
     base = dict(method="imp", model=args.model, dataset=args.dataset, levels=args.levels,
                 seeds=args.seeds, iterations=args.iterations, eval_every=args.eval_every,
@@ -76,9 +76,7 @@ def run(args) -> int:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         configs.append((combo, config))
-    directory = open_run_directory(args.out, NAME, {"base": base,
-                                                    "combinations": combinations(args)},
-                                   experiment=True)
+    directory = open_experiment(args, NAME, {"base": base, "combinations": combinations(args)})
     runs_dir = directory / layout.RUNS
     results = {"experiment": NAME, "base": base, "metric": "test accuracy at early stopping "
                "(minimum validation loss)", "curves": {}}
@@ -86,7 +84,7 @@ def run(args) -> int:
         print(f"[{index + 1}/{len(configs)}] {label(combo)}")
         try:
             run_dir = run_experiment(config, runs_dir, data_dir=args.data_dir,
-                                     progress=not args.no_progress)
+                                     progress=not args.no_progress, wait=args.wait)
         except DataError as exc:
             raise UsageError(str(exc)) from None
         records = [r for r in collect_results(runs_dir) if r["run"] == run_dir.name]
@@ -100,7 +98,7 @@ def run(args) -> int:
             "per_seed": {str(k): dict(zip(map(str, table[k]["seeds"]),
                                           [100 * v for v in table[k]["values"]]))
                          for k in levels}}
-        atomic_write_json(directory / layout.RESULTS, results)
+        write_results(directory, results)
     figure = plot_curves(results["curves"], directory / layout.ACCURACY_VS_REMAINING,
                          title=f"{args.model} on {args.dataset}: iterative pruning "
                                f"({args.seeds} seeds, mean ± std)",

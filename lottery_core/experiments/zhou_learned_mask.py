@@ -72,10 +72,10 @@ def run(args) -> int:
     from lottery_core.sparsity import supermask
     from lottery_core.data import DataError, load_dataset
     from lottery_core.errors import UsageError
-    from lottery_core.experiments._common import evaluation_subset, mean_std
+    from lottery_core.experiments._common import evaluation_subset, mean_std, open_experiment
     from lottery_core.models import get_model
     from lottery_core.store import (atomic_write_json, layout, load_extra, load_tree_like,
-                                    open_run_directory, read_json, save_tree)
+                                    read_json, save_tree, write_results)
     from lottery_core.training import Trainer, default_step_loop, epoch_batches
 
     for name in ("epochs", "batch_size", "eval_samples", "seeds", "eval_every"):
@@ -95,7 +95,7 @@ def run(args) -> int:
         raise UsageError(str(exc)) from None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    directory = open_run_directory(args.out, NAME, _identity(args), experiment=True)
+    directory = open_experiment(args, NAME, _identity(args))
     x_train, y_train = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
     x_test, y_test = (jnp.asarray(a) for a in evaluation_subset(data.x_test, data.y_test,
                                                                   args.test_subset))
@@ -197,7 +197,7 @@ def run(args) -> int:
     kept = [v["kept_fraction"] for v in summary["seeds"].values()]
     summary["test_accuracy"] = dict(zip(("mean", "std"), mean_std(finals)))
     summary["kept_fraction"] = dict(zip(("mean", "std"), mean_std(kept)))
-    atomic_write_json(directory / layout.RESULTS, summary)
+    write_results(directory, summary)
     _plot(directory, args)
     print(f"test accuracy {summary['test_accuracy']['mean']:.2f} ± "
           f"{summary['test_accuracy']['std']:.2f}% (mean over {args.eval_samples} mask samples, "

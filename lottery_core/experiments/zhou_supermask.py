@@ -71,11 +71,12 @@ def run(args) -> int:
     from lottery_core.config import ExperimentConfig
     from lottery_core.data import DataError
     from lottery_core.errors import UsageError
-    from lottery_core.experiments._common import evaluation_subset, mean_std, plot_curves
+    from lottery_core.experiments._common import (evaluation_subset, mean_std,
+                                                  open_experiment, plot_curves)
     from lottery_core.loops.levels import Runner
     from lottery_core.sparsity import criteria, signed_constant_params
-    from lottery_core.store import (atomic_write_json, flatten, layout, level_directory,
-                                    load_tree, open_run_directory, unflatten)
+    from lottery_core.store import (flatten, layout, level_directory, load_tree, unflatten,
+                                    write_results)
     from lottery_core.training import epoch_batches
 
     unknown = [c for c in args.criteria if c not in criteria.CRITERIA]
@@ -95,9 +96,9 @@ def run(args) -> int:
         identity = {"base": base, "criteria": args.criteria, "powers": args.powers}
         if args.test_subset is not None:      # absent when unused: earlier folders still match
             identity["test_subset"] = args.test_subset
-        directory = open_run_directory(args.out, NAME, identity, experiment=True)
+        directory = open_experiment(args, NAME, identity)
         runner = Runner(config, directory / layout.RUNS, data_dir=args.data_dir,
-                        progress=not args.no_progress)
+                        progress=not args.no_progress, wait=args.wait)
     except DataError as exc:
         raise UsageError(str(exc)) from None
     except ValueError as exc:
@@ -175,7 +176,7 @@ def run(args) -> int:
                           f"({treatment.replace('_', ' ')} weights; {len(seeds)} seeds)",
                     ylabel="test accuracy without training (%)",
                     chance=100.0 * float(np.bincount(np.asarray(y_test)).max() / len(y_test)))
-    atomic_write_json(directory / layout.RESULTS, results)
+    write_results(directory, results)
     for treatment in TREATMENTS:
         best = max(results["curves"][treatment].items(), key=lambda kv: kv[1]["peak"]["mean"])
         print(f"{treatment}: best {best[0]} peak {best[1]['peak']['mean']:.1f}% at "

@@ -7,9 +7,11 @@ Seeds run one after another, together under ``jax.vmap``, or in worker processes
 (:mod:`lottery_core.loops.workers`).
 
 Per level and seed the runner writes ``level_<k>/{mask.npz, params.npz, metrics.json}``
-(``metrics.json`` last: it marks the level finished and is never rewritten) and, while
-training, ``checkpoint.npz`` after every evaluation chunk, so a killed run resumes from the
-last chunk and reproduces the uninterrupted run exactly. Layout: ``docs/engine.md``.
+(``metrics.json`` marks the level finished and is never rewritten; ``manifest.json``, written
+after it, seals the folder) and, while training, ``checkpoint.npz`` after every evaluation
+chunk, so a killed run resumes from the last chunk and reproduces the uninterrupted run
+exactly. A run holds its folder's lock, and checks every finished level against its manifest
+before skipping it (:mod:`lottery_core.store.integrity`). Layout: ``docs/engine.md``.
 """
 
 from __future__ import annotations
@@ -27,14 +29,16 @@ import numpy as np
 
 from lottery_core import lrr_recipe, sparsity
 from lottery_core.config import UNHASHED, ExperimentConfig
+from lottery_core.errors import UsageError
 from lottery_core.loops import phases, registry, workers
 from lottery_core.loops.protocol import LevelContext, LevelStart, Method
 from lottery_core.loops.setup import (TrainerSpec, device_data, load_data_and_model,
                                       steps_per_epoch)
 from lottery_core.signs import sign_flip_report
-from lottery_core.store import (atomic_write_json, canonical_json, flatten, layout,
-                                level_directory, load_extra, load_tree, load_tree_like,
+from lottery_core.store import (atomic_write_json, canonical_json, flatten, integrity, layout,
+                                level_directory, load_extra, load_tree, load_tree_like, lock,
                                 open_run_directory, save_tree)
+from lottery_core.store.provenance import provenance
 from lottery_core.training import (Trainer, TrainState, default_step_loop, epoch_batches,
                                    make_optimizer)
 from lottery_core.training.sharding import local_devices
@@ -125,10 +129,16 @@ class Runner:
     log: Callable[[str], None] = print
     dataset: Any = None               # a preloaded lottery_core.data.Dataset (tests)
     devices: int | None = None        # data parallelism over this many devices (None: all)
+    wait: bool = False                # another process holds the run: wait (else RunBusyError)
+    redo_level: int | None = None     # recompute this level and every later one (run())
+    command: list | None = None       # the command line recorded (None: sys.argv)
 
     def __post_init__(self):
         registry.check_config(self.config)
         self.cfg = self.config.resolved()
+        if self.redo_level is not None and not 0 <= self.redo_level <= self.cfg.levels:
+            raise UsageError(f"--redo-level must be in [0, {self.cfg.levels}] (--levels "
+                             f"{self.cfg.levels}), got {self.redo_level}")
         self.method = registry.method_for(self.config)
         if self.seed_parallel not in workers.SEED_PARALLEL_MODES:
             raise ValueError(f"seed_parallel must be one of "
@@ -308,16 +318,26 @@ class Runner:
 
     # -- training -----------------------------------------------------------------------
     def run(self) -> Path:
+        """Train every unfinished level, holding the run's lock: first ``redo_level``'s
+        folders are removed, then every finished level is checked against its manifest."""
         seeds = list(range(self.cfg.first_seed, self.cfg.first_seed + self.cfg.seeds))
         devices = (f", {self.trainer.n_devices} devices" if self.trainer.n_devices > 1 else "")
         self.log(f"{self.cfg.method}: {self.run_dir} ({len(seeds)} seeds, {self.cfg.levels} "
                  f"levels, {self.total_steps} steps/level, seeds {self.seed_parallel}{devices})")
+        with lock.hold(self.run_dir, wait=self.wait, log=self.log):
+            if self.redo_level is not None:
+                integrity.redo_levels(self.run_dir, seeds, self.redo_level, self.log)
+            integrity.check_level_run(self.run_dir, seeds, self.cfg.levels, self.log)
+            self.train_pending(seeds)
+        return self.run_dir
+
+    def train_pending(self, seeds: list[int]) -> None:
         pending = [s for s in seeds
                    if not all(self.level_done(s, k) for k in range(self.cfg.levels + 1))]
         if self.seed_parallel == "processes" and len(pending) > 1:
             self.position = ("processes", pending)
             workers.train_in_processes(self, pending, WORKER_ENTRY)
-            return self.run_dir
+            return
         for level in range(self.cfg.levels + 1):
             todo = [s for s in seeds if not self.level_done(s, level)]
             if not todo:
@@ -327,7 +347,6 @@ class Runner:
             else:
                 for seed in todo:
                     self.train_level([seed], level)
-        return self.run_dir
 
     def train_level(self, seeds: list[int], level: int) -> None:
         t0 = time.time()
@@ -455,11 +474,15 @@ class Runner:
             "learning_rate_last": float(self.trainer._learning_rate(first + n_steps - 1)),
             "seconds": record["seconds"], "wall_seconds_this_process": wall,
             "seed_parallel": self.seed_parallel, "history": history,
+            "provenance": provenance(self.command),
         }
         atomic_write_json(directory / layout.METRICS, metrics)
         checkpoint = directory / layout.CHECKPOINT
         if checkpoint.exists():
             checkpoint.unlink()
+        integrity.seal(directory)
+        if level == 0:                # θ_0, rewind and warmup files are final now
+            integrity.seal(self.seed_dir(seed))
         self.log(f"  seed {seed} level {level}: density {density['overall']:.4f} "
                  f"test {last['test_accuracy']:.4f} val {last['val_accuracy']:.4f} "
                  f"({record['seconds']:.1f} s)")
@@ -500,7 +523,7 @@ def seed_worker(job_file: str, worker_id: int, core: int) -> None:
         dataset = load_dataset_npz(job["dataset_file"])
     runner = Runner(ExperimentConfig.from_dict(job["config"]), Path(job["out"]),
                     data_dir=job["data_dir"], progress=False, seed_parallel="sequential",
-                    dataset=dataset, devices=job["devices"],
+                    dataset=dataset, devices=job["devices"], command=job["command"],
                     log=lambda line: print(f"[worker {worker_id}] {line}", file=sys.stderr,
                                            flush=True))
     for line in sys.stdin:

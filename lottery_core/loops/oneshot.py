@@ -20,11 +20,14 @@ Run folder (``OUT/<method>-<hash>/``, beside the level methods' folders)::
     seed_<s>/reparam.npz             pilot only: m/<path>, w/<path> of the kernels
     seed_<s>/training.json           training finished: per-epoch history, α, seconds
     seed_<s>/mask_<sparsity>.npz     boolean masks (True = kept), '/'-joined keys
-    seed_<s>/metrics.json            written last: dense and per-sparsity accuracies
+    seed_<s>/metrics.json            dense and per-sparsity accuracies
+    seed_<s>/manifest.json           written after every metrics.json: seals the seed folder
 
-A seed whose ``metrics.json`` covers every requested sparsity is not touched; a trained seed
-(``training.json``) missing some sparsities is only pruned and evaluated at those; an
-interrupted seed resumes from its last finished epoch with the same batches and α.
+A seed whose ``metrics.json`` covers every requested sparsity is not touched (its folder is
+checked against its manifest first, :func:`store.integrity.check_finished`); a trained seed
+(``training.json``) missing some sparsities is only pruned and evaluated at those (unsealed
+meanwhile); an interrupted seed resumes from its last finished epoch with the same batches
+and α. A run holds its folder's lock (:mod:`lottery_core.store.lock`).
 """
 
 from __future__ import annotations
@@ -47,8 +50,9 @@ from lottery_core.loops.setup import (TrainerSpec, device_data, load_data_and_mo
 from lottery_core.sparsity import density_report, prunable_paths
 from lottery_core.sparsity import reparam as rp
 from lottery_core.store import (atomic_write_json, canonical_json, flatten, identity_hash,
-                                layout, load_extra, load_tree, load_tree_like,
+                                integrity, layout, load_extra, load_tree, load_tree_like, lock,
                                 open_run_directory, read_json, save_tree, unflatten)
+from lottery_core.store.provenance import provenance
 from lottery_core.training import Trainer, epoch_batches, make_optimizer, make_schedule
 from lottery_core.training.pilot import alpha_aux, pilot_hooks
 from lottery_core.training.sharding import local_devices
@@ -103,6 +107,7 @@ class OneShotRunner:
     log: Callable[[str], None] = print
     dataset: Any = None               # a preloaded lottery_core.data.Dataset (tests)
     devices: int | None = None        # data parallelism over this many devices (None: all)
+    wait: bool = False                # another process holds the run: wait (else RunBusyError)
 
     def __post_init__(self):
         if self.config.method not in ONESHOT_METHODS:
@@ -143,10 +148,11 @@ class OneShotRunner:
         self.log(f"{self.method}: {self.run_dir} ({len(seeds)} seeds, {self.epochs} epochs = "
                  f"{self.total_steps} steps, sparsities "
                  f"{', '.join(map(str, self.settings.sparsities))})")
-        for seed in seeds:
-            self.position = (seed, None)
-            self.run_seed(seed)
-        self.write_summary(seeds)
+        with lock.hold(self.run_dir, wait=self.wait, log=self.log):
+            for seed in seeds:
+                self.position = (seed, None)
+                self.run_seed(seed)
+            self.write_summary(seeds)
         return self.run_dir
 
     def interrupt_message(self) -> str:
@@ -168,6 +174,10 @@ class OneShotRunner:
         d = self.seed_dir(seed)
         wanted = [sparsity_key(s) for s in self.settings.sparsities]
         metrics_path = d / layout.METRICS
+        if metrics_path.exists() or (d / layout.MANIFEST).exists():
+            if integrity.check_finished(d) == "adopted":
+                self.log(f"  seed {seed}: no manifest (written before manifests, or killed "
+                         f"before sealing): read back completely, manifest written")
         metrics = read_json(metrics_path) if metrics_path.exists() else None
         if metrics is not None and all(k in metrics["sparsities"] for k in wanted):
             self.log(f"  seed {seed}: finished earlier ({metrics_path}), skipped")
@@ -179,6 +189,7 @@ class OneShotRunner:
         model_state = load_tree(d / layout.MODEL_STATE) if (d / layout.MODEL_STATE).exists() \
             else {}
         t0 = time.time()
+        integrity.unseal(d)                  # new masks and metrics: sealed again below
         if metrics is None:
             metrics = {"method": self.method, "hash": self.hash, "seed": seed,
                        **training["dense"], "sparsities": {}}
@@ -193,8 +204,9 @@ class OneShotRunner:
                        prune_seconds=metrics.get("prune_seconds", 0.0) + time.time() - t0,
                        alpha_final=training["alpha_final"],
                        implicit_scale=training["implicit_scale"],
-                       kernel_l1=training["kernel_l1"])
+                       kernel_l1=training["kernel_l1"], provenance=provenance())
         atomic_write_json(metrics_path, metrics)
+        integrity.seal(d)
         rows = "  ".join(f"{float(k):.2%}: test {v['test_accuracy']:.4f}"
                          for k, v in metrics["sparsities"].items())
         self.log(f"  seed {seed}: dense test {metrics['test_accuracy']:.4f}  {rows}")
@@ -317,7 +329,7 @@ class OneShotRunner:
             "implicit_scale": scale, "kernel_l1": last["kernel_l1"],
             "dense": {k: last[k] for k in ("val_accuracy", "test_accuracy", "val_loss",
                                            "test_loss", "train_accuracy")},
-            "history": record["history"]})
+            "history": record["history"], "provenance": provenance()})
         if ckpt.exists():
             ckpt.unlink()
         self.position = (seed, None)      # trained: a rerun only prunes what is missing

@@ -62,15 +62,17 @@ def pin_and_tie_to_parent(core: int) -> None:
 
 
 def write_worker_job(folder: Path, config: dict, out, data_dir, dataset,
-                     devices: int | None = None) -> Path:
+                     devices: int | None = None, command: list | None = None) -> Path:
     """The job file of the ``processes`` workers, in ``folder`` (the caller's private
     ``mkdtemp`` directory, mode 0700). The data travels by path when it came from disk;
     a given ``dataset`` is written as ``.npz`` plus JSON (``data.save_dataset_npz``, no
-    pickle) to a ``mkstemp`` file (mode 0600, unpredictable name)."""
+    pickle) to a ``mkstemp`` file (mode 0600, unpredictable name). ``command``: the parent's
+    command line, recorded in the workers' results (their own is ``python -c ...``)."""
     import os
     import tempfile
 
     from lottery_core.data import save_dataset_npz
+    from lottery_core.store.provenance import command as current_command
 
     dataset_file = None
     if dataset is not None:
@@ -81,7 +83,9 @@ def write_worker_job(folder: Path, config: dict, out, data_dir, dataset,
     with os.fdopen(fd, "w") as handle:
         json.dump({"config": config, "out": str(out),
                    "data_dir": None if data_dir is None else str(data_dir),
-                   "dataset_file": dataset_file, "devices": devices}, handle)
+                   "dataset_file": dataset_file, "devices": devices,
+                   "command": current_command() if command is None else list(command)},
+                  handle)
     return Path(job)
 
 
@@ -118,7 +122,7 @@ def train_in_processes(runner, seeds: list[int], entry: str) -> None:
 
     with tempfile.TemporaryDirectory(prefix="lottery-seeds-") as tmp:   # mode 0700
         job = write_worker_job(Path(tmp), runner.config.to_dict(), runner.out, runner.data_dir,
-                               runner._given_dataset, runner.devices)
+                               runner._given_dataset, runner.devices, runner.command)
         workers = []
         for i in range(n_workers):
             process = subprocess.Popen(

@@ -11,6 +11,10 @@ reads back as the dicts of its key paths); :func:`load_tree_like` rebuilds any p
 template of the same structure (leaves cast to the template's dtypes, as ``jax`` arrays);
 :func:`load_extra` reads the ``extra`` value.
 
+An unreadable file (missing, truncated, a damaged member whose CRC-32 does not match) raises
+:class:`~lottery_core.errors.CorruptRunError` naming it, with the remedy
+(:func:`store.integrity.corrupt`); a file that does not fit its template is a ``ValueError``.
+
 Legacy files (written before ``store`` existed) stay readable, by :func:`load_tree_like` and
 :func:`load_extra` only: checkpoints (``levels.save_state``: keys ``leaf_00000``, ... in
 ``jax.tree_util`` leaf order plus the JSON ``extra_json``) and optimizer states
@@ -24,12 +28,14 @@ import io
 import json
 import re
 import zipfile
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from lottery_core.store.integrity import corrupt
 from lottery_core.store.io import atomic_write_bytes
 from lottery_core.store.keys import leaf_keys, unflatten
 
@@ -58,16 +64,30 @@ def save_tree(path: Path, tree: Any, extra: Any = None) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
+#: what numpy and zipfile raise on a damaged array file
+_READ_ERRORS = (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error)
+
+
 @contextmanager
 def _open(path: Path):
-    """``np.load`` of an array file; an unreadable file raises ``ValueError`` naming it."""
+    """``np.load`` of an array file; an unreadable file raises ``CorruptRunError``."""
     path = Path(path)
     try:
         data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise ValueError(f"cannot read array file {path}: {exc}") from exc
+    except FileNotFoundError:
+        raise corrupt(path, "missing") from None
+    except _READ_ERRORS as exc:
+        raise corrupt(path, f"not a readable array file ({exc})") from None
     with data:
         yield data
+
+
+def _member(path: Path, data, key: str) -> np.ndarray:
+    """Array ``key`` of the open file ``data`` (a damaged member: ``CorruptRunError``)."""
+    try:
+        return data[key]
+    except _READ_ERRORS as exc:
+        raise corrupt(path, f"array {key} cannot be read ({exc})") from None
 
 
 def _array_names(data) -> list[str]:
@@ -77,10 +97,7 @@ def _array_names(data) -> list[str]:
 def load_tree(path: Path) -> dict:
     """Load an array file into nested dicts of numpy arrays (the extra value left out)."""
     with _open(path) as data:
-        try:
-            return unflatten({key: data[key] for key in _array_names(data)})
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-            raise ValueError(f"cannot read array file {path}: {exc}") from exc
+        return unflatten({key: _member(path, data, key) for key in _array_names(data)})
 
 
 def load_tree_like(path: Path, template: Any) -> Any:
@@ -101,7 +118,7 @@ def load_tree_like(path: Path, template: Any) -> Any:
                              f"{len(keys)} leaves in the template)")
         loaded = []
         for key, leaf in zip(keys, leaves):
-            array = data[key]
+            array = _member(path, data, key)
             if array.shape != np.shape(leaf):
                 raise ValueError(f"{path}: {key} has shape {array.shape}, the template "
                                  f"{np.shape(leaf)}")
@@ -115,5 +132,8 @@ def load_extra(path: Path) -> Any:
     with _open(path) as data:
         for key in (EXTRA_KEY, LEGACY_EXTRA_KEY):
             if key in data.files:
-                return json.loads(bytes(data[key]).decode())
+                try:
+                    return json.loads(bytes(_member(path, data, key)).decode())
+                except (ValueError, UnicodeDecodeError) as exc:
+                    raise corrupt(path, f"its {key} record is not valid JSON ({exc})") from None
     return None

@@ -1,19 +1,38 @@
-"""Atomic file writes and JSON reads.
+"""Atomic file writes.
 
 Every file the engine writes goes through a temporary file in the same folder followed by
 ``os.replace``, so a reader (or a run restarted after SIGKILL) sees either the old file or the
 complete new one, never a torn write.
+
+Permissions: the temporary file is created with mode ``0o666`` and an exclusive, unpredictable
+name, so the kernel applies the user's umask (umask 022: ``rw-r--r--``; 077: ``rw-------``)
+and default ACLs as for any file the user creates, without reading or changing the
+process-wide umask. (``tempfile.mkstemp`` would force ``0o600`` on every result.) Private
+temporary files that must stay ``0o600`` use ``mkstemp`` themselves (``loops/workers.py``).
+Reading results back: :func:`lottery_core.store.integrity.read_json`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any
 
 from lottery_core.errors import os_error_naming
+
+
+def _create_sibling(path: Path) -> tuple[int, str]:
+    """An exclusive new temporary file ``.<name>.<random>.tmp`` beside ``path``, mode 0o666
+    less the umask."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    while True:
+        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -22,7 +41,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = _create_sibling(path)
     except OSError as exc:
         raise os_error_naming(exc, path) from exc
     try:
@@ -46,8 +65,3 @@ def atomic_write_text(path: Path, text: str) -> None:
 def atomic_write_json(path: Path, obj: Any) -> None:
     """Write ``obj`` as indented, key-sorted JSON (atomically)."""
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
-
-
-def read_json(path: Path) -> Any:
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)

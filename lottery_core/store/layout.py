@@ -8,9 +8,11 @@ layout below is the whole story (documented in docs/engine.md, "Run directory la
       accuracy_vs_density.png          ACCURACY_VS_DENSITY (lottery plot)
       oneshot_accuracy_vs_sparsity.png ONESHOT_FIGURE
       <method>-<hash>/                 run_directory(OUT, method, hash)
-        config.json                    CONFIG: {"method", "hash", "identity", ...}
+        config.json                    CONFIG: {"method", "hash", "identity", "provenance", ...}
+        run.lock                       LOCK: held by the one process writing the run
         summary.json                   SUMMARY (one-shot runs)
         seed_<s>/                      seed_directory(run_dir, s)
+          manifest.json                MANIFEST of the seed folder's files (sealed with level 0)
           init.npz                     INIT: θ_0 (params/..., model_state/...)
           rewind.npz  rewind_opt.npz   REWIND, REWIND_OPT: WR's θ_k (and optimizer state)
           warmup.npz  warmup_opt.npz   WARMUP, WARMUP_OPT: state after the dense warmup
@@ -21,13 +23,18 @@ layout below is the whole story (documented in docs/engine.md, "Run directory la
             opt_state.npz              OPT_STATE (optimizer_state="carry")
             round_init.npz             ROUND_INIT (Zhou et al.'s generalized loop)
             checkpoint.npz             CHECKPOINT (while the level is in progress)
-            metrics.json               METRICS, written last: the level is finished
+            metrics.json               METRICS: the level is finished
+            manifest.json              MANIFEST, written after metrics.json: size and sha256
+                                       of every file of the folder (store/integrity.py)
           (one-shot runs keep their seed's files in seed_<s>/ itself:)
           checkpoint.npz params.npz model_state.npz reparam.npz (REPARAM)
           training.json (TRAINING)  mask_<sparsity>.npz (sparsity_mask)  metrics.json
+          manifest.json (sealed after every metrics.json)
       <experiment>-<hash>/             named experiments (lottery experiment NAME)
-        experiment.json                EXPERIMENT: {"experiment", "hash", "identity"}
-        results.json                   RESULTS
+        experiment.json                EXPERIMENT: {"experiment", "hash", "identity", ...}
+        run.lock                       LOCK
+        results.json                   RESULTS (with "provenance")
+        manifest.json                  MANIFEST of results.json
         runs/                          RUNS: level runs of the experiment
         seed_<s>.json                  seed_record(s) (zhou-learned-mask)
         seed_<s>.checkpoint.npz        seed_checkpoint(s)
@@ -62,9 +69,27 @@ def seed_of(seed_dir: Path) -> int:
     return int(Path(seed_dir).name[len(SEED_PREFIX):])
 
 
+def number_of(name: str, prefix: str) -> int | None:
+    """``n`` of a folder name ``<prefix><n>`` (``seed_3``, ``level_2``), else ``None``."""
+    digits = name[len(prefix):]
+    return int(digits) if name.startswith(prefix) and digits.isdigit() else None
+
+
+def level_directories(seed_dir: Path) -> dict[int, Path]:
+    """``{k: level_<k>/}`` of the level folders present in ``seed_dir``."""
+    found = {}
+    for path in Path(seed_dir).glob(f"{LEVEL_PREFIX}*"):
+        level = number_of(path.name, LEVEL_PREFIX)
+        if level is not None and path.is_dir():
+            found[level] = path
+    return dict(sorted(found.items()))
+
+
 # ---------------------------------------------------------------------------- run files
 CONFIG = "config.json"
 SUMMARY = "summary.json"
+#: the writer's lock of a run or experiment folder (store/lock.py)
+LOCK = "run.lock"
 ACCURACY_VS_DENSITY = "accuracy_vs_density.png"
 ONESHOT_FIGURE = "oneshot_accuracy_vs_sparsity.png"
 
@@ -84,6 +109,8 @@ OPT_STATE = "opt_state.npz"
 ROUND_INIT = "round_init.npz"
 CHECKPOINT = "checkpoint.npz"
 METRICS = "metrics.json"
+#: size and sha256 of the files of a finished folder (level, seed, experiment results)
+MANIFEST = "manifest.json"
 
 # one-shot seed folder
 REPARAM = "reparam.npz"

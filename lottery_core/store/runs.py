@@ -5,7 +5,12 @@ the folder is ``OUT/<name>-<hash>/`` (:func:`layout.run_directory`, hash by
 :func:`identity.identity_hash`) and its card (``config.json`` for runs, ``experiment.json``
 for named experiments) records the name, the hash and the identity. A folder whose card
 names another experiment (different name or identity) is refused, so results of different
-configs never mix.
+configs never mix. A new card records the :func:`provenance.provenance` of the process that
+created the folder (outside the identity: it does not change the hash).
+
+:func:`collect_results` reads every finished level through :func:`integrity.read_json` (checked
+against the level's manifest); :func:`write_results` writes a named experiment's
+``results.json`` with its provenance and seals it.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lottery_core.store import layout
+from lottery_core.store import integrity, layout
 from lottery_core.store.identity import identity_hash
-from lottery_core.store.io import atomic_write_json, read_json
+from lottery_core.store.integrity import read_json
+from lottery_core.store.io import atomic_write_json
+from lottery_core.store.provenance import provenance
 
 
 def open_run_directory(out: Path, name: str, identity: dict[str, Any],
@@ -24,10 +31,10 @@ def open_run_directory(out: Path, name: str, identity: dict[str, Any],
                        experiment: bool = False) -> Path:
     """Create or check ``OUT/<name>-<hash>/`` and return it.
 
-    Runs (``name`` = method): ``config.json`` = ``{"method", "hash", "identity", **record}``
-    with ``hash = identity_hash(identity)``. Named experiments (``experiment=True``):
-    ``experiment.json`` = ``{"experiment", "hash", "identity", **record}`` with
-    ``hash = identity_hash(identity, namespace=name)``."""
+    Runs (``name`` = method): ``config.json`` = ``{"method", "hash", "identity",
+    "provenance", **record}`` with ``hash = identity_hash(identity)``. Named experiments
+    (``experiment=True``): ``experiment.json`` = ``{"experiment", "hash", "identity",
+    "provenance", **record}`` with ``hash = identity_hash(identity, namespace=name)``."""
     digest = identity_hash(identity, namespace=name if experiment else None)
     name_key, card = ("experiment", layout.EXPERIMENT) if experiment else ("method",
                                                                            layout.CONFIG)
@@ -41,7 +48,7 @@ def open_run_directory(out: Path, name: str, identity: dict[str, Any],
                              f"(remove the folder or choose another --out)")
     else:
         atomic_write_json(path, {**(record or {}), name_key: name, "hash": digest,
-                                 "identity": identity})
+                                 "identity": identity, "provenance": provenance()})
     return run_dir
 
 
@@ -58,3 +65,13 @@ def collect_results(runs_dir: Path) -> list[dict]:
             record["run"] = config_path.parent.name
             records.append(record)
     return records
+
+
+def write_results(directory: Path, results: dict[str, Any]) -> Path:
+    """``directory/results.json`` = ``results`` plus ``"provenance"``, then its manifest
+    (unsealed first, so a run killed in between leaves no manifest that disagrees)."""
+    path = Path(directory) / layout.RESULTS
+    integrity.unseal(directory)
+    atomic_write_json(path, {**results, "provenance": provenance()})
+    integrity.seal(directory, [layout.RESULTS])
+    return path
