@@ -33,10 +33,10 @@ level. So one-shot scores of a seed are the same at every level and only the cou
 
 ``random-prune`` (:mod:`.methods`) is the level loop's random pruning: level k keeps a uniformly
 random subset of level k−1's survivors with IMP's per-layer (or, ``--allocation global``,
-pooled) counts. ``random --pai-allocation global`` draws its masks from the same distribution
-as ``random-prune --allocation global`` (uniformly random nested subsets of IMP's total), by a
-different random stream; ``random`` adds the uniform, balanced and ERK allocations of the PaI
-family.
+pooled) counts. With ``--allocation global`` on both, ``random`` (default ``--pai-allocation
+global``) draws its masks from the same distribution as ``random-prune`` (uniformly random
+nested subsets of IMP's pooled counts), by a different random stream; ``random`` adds the
+uniform, balanced and ERK allocations of the PaI family (docs/pai.md).
 """
 
 from __future__ import annotations
