@@ -115,26 +115,26 @@ class ExperimentConfig:
     #    (lottery_core/loops/pai_methods.py, docs/pai.md); read only by those methods, set
     #    to their defaults (so unhashed) otherwise --------------------------------------------
     pai_allocation: str = setting(
-        "global", "how the kept weights of a level spread over the layers: global (top scores "
-        "of the whole network, as SNIP, GraSP and Synaptic-Flow), uniform, balanced or erk",
-        "pai")
+        "global", "how the kept weights of a level spread over the layers: global (the top "
+        "scores of the whole network, as in the SNIP, GraSP and SynFlow code), uniform, "
+        "balanced or erk", "pai")
     score_bn: str = setting(
-        "eval", "BatchNorm mode of the snip/grasp scoring pass: eval (running statistics, at "
-        "θ_0 the identity; Synaptic-Flow's default --prune-train-mode False and SNIP's code) "
-        "or train (batch statistics; the original GraSP code). SynFlow always scores in eval "
+        "eval", "BatchNorm mode of the snip/grasp scoring pass: eval (running statistics, the "
+        "identity at θ_0; the default of the SynFlow authors' code and of SNIP's code) or "
+        "train (batch statistics; the original GraSP code); synflow always scores in eval "
         "mode", "pai")
     score_batch_size: int | None = setting(
         None, "examples per snip/grasp scoring batch, drawn once per seed from the training "
-        "split; unset: 10 × classes (Synaptic-Flow's --prune-dataset-ratio 10; 100 on 10 "
-        "classes: SNIP's batch, GraSP's CIFAR-10 sample)", "pai")
+        "split; unset: 10 × classes (the SynFlow code's default; 100 on 10 classes, the batch "
+        "of SNIP's code and the GraSP sample on CIFAR10)", "pai")
     score_batches: int = setting(
         1, "snip/grasp scoring batches, the loss summed over them (each batch its own "
         "BatchNorm statistics in train mode; SNIP and GraSP use one)", "pai")
     synflow_rounds: int = setting(
         100, "synflow pruning rounds (Tanaka et al. 2020: 100)", "pai")
     synflow_schedule: str = setting(
-        "exponential", "synflow density over the rounds: exponential d^(r/R) or linear "
-        "1-(1-d)r/R (Synaptic-Flow --compression-schedule)", "pai")
+        "exponential", "synflow density over the R rounds: exponential d^(r/R) or linear "
+        "1 − (1 − d)·r/R", "pai")
 
     def resolved(self) -> "ExperimentConfig":
         """Fill ``None`` fields from the model's defaults (then the base defaults)."""
