@@ -13,10 +13,11 @@ fresh folder, reads what they wrote (through :func:`read_outputs` only) and comp
 * every number, bool, string and null of every ``.json`` (metrics, summary, results, training,
   warmup, config, experiment, ...), floats exactly, except wall-clock timings (keys
   containing "seconds", "time" or "wall": they differ from run to run), absolute paths
-  (none are written today) and bookkeeping that is not a result: ``manifest.json`` files
+  (none are written today), bookkeeping that is not a result: ``manifest.json`` files
   (sizes and SHA-256 of the files beside them, which are compared themselves) and the
   ``"provenance"`` key (version, commit, command line, library versions, devices: they
-  differ between checkouts and machines, not between correct and wrong numbers).
+  differ between checkouts and machines, not between correct and wrong numbers), and config
+  fields added after recording while they hold their defaults (:data:`ADDED_CONFIG_DEFAULTS`).
 
 Nothing is tolerated: a refactoring (the "one engine" rebuild) must reproduce these numbers.
 A failure names the case, the file and the key, with the float or sum / L2 difference.
@@ -116,6 +117,21 @@ BOOKKEEPING_KEYS = ("provenance",)
 ABSENT = object()
 
 
+def _added_config_defaults() -> dict:
+    """Config fields added after the golden files were recorded, with their defaults: the
+    pruning-at-initialization options (the ``pai`` concern, docs/pai.md, 2026-12). Every
+    config record (``config.json``'s "resolved", the experiments' "config") lists them, and
+    no recorded case uses them, so they are left out of the comparison while they hold their
+    defaults; a case that set one would still be compared."""
+    from lottery_core.config import ExperimentConfig, names_in
+
+    added = set(names_in(ExperimentConfig, "pai"))
+    return {f.name: f.default for f in dataclasses.fields(ExperimentConfig) if f.name in added}
+
+
+ADDED_CONFIG_DEFAULTS = _added_config_defaults()
+
+
 def read_outputs(out: Path) -> dict:
     """Everything recorded of the folder ``out``: ``{"runs": [run folders], "files":
     {relative path: summary}}``. The one place that knows the output layout."""
@@ -149,12 +165,14 @@ def array_summary(a: np.ndarray) -> list:
 
 
 def scrub(value, out_root: str):
-    """JSON values without timings, bookkeeping keys and absolute paths (dropped from dicts,
-    ``"<path>"`` in lists)."""
+    """JSON values without timings, bookkeeping keys, absolute paths (dropped from dicts,
+    ``"<path>"`` in lists) and config fields added after recording at their defaults."""
     if isinstance(value, dict):
         kept = {}
         for key, item in value.items():
             if any(part in key.lower() for part in TIMING_KEY_PARTS) or key in BOOKKEEPING_KEYS:
+                continue
+            if key in ADDED_CONFIG_DEFAULTS and item == ADDED_CONFIG_DEFAULTS[key]:
                 continue
             item = scrub(item, out_root)
             if item is not ABSENT:

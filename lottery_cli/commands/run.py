@@ -1,5 +1,7 @@
 """Run (or resume) an iterative pruning experiment: imp, wr, lrr, finetune, random-prune;
-or a one-shot one: pilot, oneshot (train, then magnitude-prune once; lottery_core/loops/oneshot.py).
+pruning at initialization to each level's density: snip, grasp, synflow, magnitude-init,
+random (docs/pai.md); or a one-shot one: pilot, oneshot (train, then magnitude-prune once;
+lottery_core/loops/oneshot.py).
 
 Writes OUT/<method>-<hash>/seed_<s>/level_<k>/{mask.npz, params.npz, metrics.json} (layout in
 docs/engine.md). Finished levels are checked against their manifests, then skipped (a damaged
@@ -19,7 +21,7 @@ from pathlib import Path
 from lottery_cli.faults import check_output_folder, os_error_line
 
 #: ExperimentConfig concerns exposed as options (help texts: the fields' own, config/experiment.py)
-OPTION_GROUPS = ("model", "data", "training", "level", "pruning", "zhou", "recipe")
+OPTION_GROUPS = ("model", "data", "training", "level", "pruning", "zhou", "recipe", "pai")
 
 
 def option_names() -> tuple[str, ...]:
@@ -33,7 +35,9 @@ def add_arguments(parser) -> None:
     from lottery_core.config import ExperimentConfig, add_options
 
     parser.add_argument("method", help="imp, wr, lrr, finetune, random-prune, lrr-bn-rewind, "
-                                        "lrr+random-balanced, ...; one-shot: pilot, oneshot")
+                                        "lrr+random-balanced, ...; at init: snip, grasp, "
+                                        "synflow, magnitude-init, random; one-shot: pilot, "
+                                        "oneshot")
     add_options(parser, ExperimentConfig, option_names())
     parser.add_argument("--config", type=Path, default=None,
                         help="JSON file of config fields; command-line options override it")

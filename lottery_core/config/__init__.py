@@ -1,8 +1,8 @@
 """Experiment configuration: frozen dataclasses whose fields carry their help text and concern.
 
 :class:`ExperimentConfig` describes one pruning experiment; its fields are declared by concern
-(run, model, data, training, level, pruning, zhou, recipe) with :func:`fields.setting`, which
-keeps the help text beside the field. The command-line options of ``lottery run`` and of the
+(run, model, data, training, level, pruning, zhou, recipe, pai) with :func:`fields.setting`,
+which keeps the help text beside the field. The command-line options of ``lottery run`` and of the
 named experiments are generated from these declarations (:func:`fields.add_options`), and the
 field lists of each concern (e.g. what the one-shot methods use) are derived from them.
 :class:`OneShotSettings` adds the one-shot methods' settings (``pilot``, ``oneshot``).

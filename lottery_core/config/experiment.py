@@ -111,6 +111,30 @@ class ExperimentConfig:
         None, "flip the signs of this share of surviving weights ...", "recipe")
     sign_perturbation_every: int | None = setting(
         None, "... at the start of epochs e with e mod k = k-1", "recipe")
+    # -- pruning at initialization: lottery run snip|grasp|synflow|magnitude-init|random
+    #    (lottery_core/loops/pai_methods.py, docs/pai.md); read only by those methods, set
+    #    to their defaults (so unhashed) otherwise --------------------------------------------
+    pai_allocation: str = setting(
+        "global", "how the kept weights of a level spread over the layers: global (the top "
+        "scores of the whole network, as in the SNIP, GraSP and SynFlow code), uniform, "
+        "balanced or erk", "pai")
+    score_bn: str = setting(
+        "eval", "BatchNorm mode of the snip/grasp scoring pass: eval (running statistics, the "
+        "identity at θ_0; the default of the SynFlow authors' code and of SNIP's code) or "
+        "train (batch statistics; the original GraSP code); synflow always scores in eval "
+        "mode", "pai")
+    score_batch_size: int | None = setting(
+        None, "examples per snip/grasp scoring batch, drawn once per seed from the training "
+        "split; unset: 10 × classes (the SynFlow code's default; 100 on 10 classes, the batch "
+        "of SNIP's code and the GraSP sample on CIFAR10)", "pai")
+    score_batches: int = setting(
+        1, "snip/grasp scoring batches, the loss summed over them (each batch its own "
+        "BatchNorm statistics in train mode; SNIP and GraSP use one)", "pai")
+    synflow_rounds: int = setting(
+        100, "synflow pruning rounds (Tanaka et al. 2020: 100)", "pai")
+    synflow_schedule: str = setting(
+        "exponential", "synflow density over the R rounds: exponential d^(r/R) or linear "
+        "1 − (1 − d)·r/R", "pai")
 
     def resolved(self) -> "ExperimentConfig":
         """Fill ``None`` fields from the model's defaults (then the base defaults)."""
@@ -137,14 +161,16 @@ class ExperimentConfig:
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad field and what is allowed, concern by
         concern (model and data, training and level length, pruning, Zhou et al.'s actions,
-        the LRR recipe). Whether ``method`` names a registered method is the method
-        registry's check (:func:`lottery_core.loops.registry.check_config`)."""
+        the LRR recipe, pruning at initialization). Whether ``method`` names a registered
+        method, and reads the method-specific fields set, is the method registry's check
+        (:func:`lottery_core.loops.registry.check_config`)."""
         c = self.resolved()
         _check_model_and_data(c, self)
         _check_training(c)
         _check_pruning(c)
         _check_zhou(c)
         _check_recipe(c)
+        _check_pai(c)
 
     def identity(self) -> dict[str, Any]:
         """The hashed fields: resolved values that differ from the dataclass defaults."""
@@ -187,6 +213,8 @@ OPTIMIZER_STATES = ("fresh", "carry")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "step", "cosine")
 ALLOCATIONS = ("layerwise", "global")
+#: BatchNorm modes of the scoring pass of pruning at initialization (docs/pai.md)
+SCORE_BN_MODES = ("eval", "train")
 
 
 def _check_int(c, name: str, low: int) -> None:
@@ -299,3 +327,17 @@ def _check_recipe(c) -> None:
         raise ValueError(f"sign_perturbation (flip probability) must be in [0, 1], got {p}")
     if c.sign_perturbation_every is not None and p is None:
         raise ValueError("sign_perturbation_every needs sign_perturbation (the flip probability)")
+
+
+def _check_pai(c) -> None:
+    """Pruning at initialization's fields (docs/pai.md); which methods read them is the
+    method registry's check (``Method.reads``)."""
+    from lottery_core.sparsity import allocation, pai
+
+    for name, allowed in (("pai_allocation", allocation.PAI_ALLOCATIONS),
+                          ("score_bn", SCORE_BN_MODES), ("synflow_schedule", pai.SCHEDULES)):
+        if getattr(c, name) not in allowed:
+            raise ValueError(f"{name} must be one of {', '.join(allowed)}, "
+                             f"got {getattr(c, name)!r}")
+    for name in ("score_batch_size", "score_batches", "synflow_rounds"):
+        _check_int(c, name, 1)

@@ -35,7 +35,7 @@ SCOPES = ("global", "layerwise")
 #: ExperimentConfig fields that describe training: the model, data and training concerns
 TRAINING_FIELDS = names_in(ExperimentConfig, "model", "data", "training")
 #: ExperimentConfig fields the one-shot methods do not use: setting them is an error
-UNUSED_FIELDS = names_in(ExperimentConfig, "level", "pruning", "zhou", "recipe")
+UNUSED_FIELDS = names_in(ExperimentConfig, "level", "pruning", "zhou", "recipe", "pai")
 #: one-shot settings that only ``pilot`` uses
 PILOT_ONLY = ("init", "beta", "alpha_init", "delta", "target_l1")
 

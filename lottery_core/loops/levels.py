@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lottery_core import lrr_recipe, sparsity
-from lottery_core.config import UNHASHED, ExperimentConfig
+from lottery_core.config import UNHASHED, ExperimentConfig, names_in
 from lottery_core.errors import UsageError
 from lottery_core.loops import phases, registry, workers
 from lottery_core.loops.protocol import LevelContext, LevelStart, Method
@@ -74,7 +74,7 @@ def chunk_bounds(first: int, n_steps: int, every: int, extra_cut: int | None = N
 LOOP_FIELDS = ("levels", "seeds", "first_seed", "eval_every", "prune_fraction",
                "prune_fraction_conv", "prune_fraction_output", "allocation", "rewind_step",
                "validation_size", "split_seed", "train_subset", "batch_size", "iterations",
-               "epochs", "optimizer_state")
+               "epochs", "optimizer_state") + names_in(ExperimentConfig, "pai")
 #: fields that choose the method: in TrainerSpec only when the method adds Trainer hooks
 METHOD_FIELDS = ("method", "criterion", "mask1", "mask1_rescale", "mask0")
 
@@ -312,7 +312,7 @@ class Runner:
             fractions=self.fractions,
             key=jax.random.fold_in(jax.random.PRNGKey(seed), LEVEL_KEY_TAG + level),
             run_dir=self.run_dir, init_opt_state=init_opt, rewind_opt_state=rewind_opt,
-            previous_opt_state=prev_opt)
+            previous_opt_state=prev_opt, runner=self)
         mask = self.method.next_mask(ctx)
         return mask, self.method.start(ctx), init_params, prev_params
 

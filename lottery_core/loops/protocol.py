@@ -6,7 +6,8 @@ magnitude pruning of the previous level's trained weights with exact per-layer c
 where training starts (``Method.start(ctx) -> LevelStart``: weights, model state, the window
 of the learning-rate schedule, optionally the optimizer state). ``ctx`` is a
 :class:`LevelContext`. A method may also supply Trainer hooks (``trainer_kwargs``) and the
-``TrainState.aux`` slot (``aux``). Methods are listed in :mod:`lottery_core.loops.registry`.
+``TrainState.aux`` slot (``aux``), and names the method-specific config fields it reads
+(``reads``). Methods are listed in :mod:`lottery_core.loops.registry`.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ class LevelContext:
     init_opt_state: Any = None
     rewind_opt_state: Any = None
     previous_opt_state: Any = None
+    #: the level runner (``levels.Runner``): its model, trainer (``apply_fn``) and data, for
+    #: masks computed from the network and data at θ_0 (pruning at initialization)
+    runner: Any = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,3 +73,10 @@ class Method:
     #: optional ``aux(runner, seed, level) -> pytree`` stored in TrainState.aux
     aux: Callable | None = None
     description: str = ""
+    #: the config fields of the method-specific concerns (:data:`METHOD_CONCERNS`) this
+    #: method reads; the registry refuses the others when they differ from their defaults
+    reads: tuple[str, ...] = ()
+
+
+#: config concerns whose fields only some methods read (``Method.reads``)
+METHOD_CONCERNS = ("pai",)

@@ -12,8 +12,11 @@ them (:func:`method_for`).
 
 from __future__ import annotations
 
-from lottery_core.loops import deconstruct, lrr_methods, methods
-from lottery_core.loops.protocol import Method
+import dataclasses
+
+from lottery_core.config.fields import flag_of, setting_of
+from lottery_core.loops import deconstruct, lrr_methods, methods, pai_methods
+from lottery_core.loops.protocol import METHOD_CONCERNS, Method
 
 #: the built-in level methods, in the order an unknown-method error lists them
 BUILTIN: tuple[Method, ...] = (
@@ -24,6 +27,7 @@ BUILTIN: tuple[Method, ...] = (
     methods.RANDOM_PRUNE,
     lrr_methods.LRR_BN_REWIND,
     *lrr_methods.RANDOM_MASK_METHODS,
+    *pai_methods.PAI_METHODS,
 )
 
 METHODS: dict[str, Method] = {method.name: method for method in BUILTIN}
@@ -76,6 +80,14 @@ def method_for(config) -> Method:
 
 
 def check_config(config) -> None:
-    """Raise ``ValueError`` naming a bad method or field (the method first)."""
-    get_method(config.method)
+    """Raise ``ValueError`` naming a bad method or field (the method first), or a field of a
+    method-specific concern (:data:`~lottery_core.loops.protocol.METHOD_CONCERNS`) that the
+    method does not read (``Method.reads``) set away from its default."""
+    method = get_method(config.method)
     config.validate()
+    for field in dataclasses.fields(config):
+        if (setting_of(field).group in METHOD_CONCERNS and field.name not in method.reads
+                and getattr(config, field.name) != field.default):
+            readers = [m.name for m in METHODS.values() if field.name in m.reads]
+            raise ValueError(f"{flag_of(field)} is read only by the methods "
+                             f"{', '.join(readers)}; remove it")

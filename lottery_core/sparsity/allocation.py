@@ -11,7 +11,9 @@ Layers are the prunable leaves (named ``kernel``), addressed by their '/'-joined
 
 Allocation across layers: ``"layerwise"`` (every layer its own count) or ``"global"`` (the
 layers pooled, one count); ERK densities (Evci et al. 2020) and the balanced / ERK / fitted
-counts of the LRR paper's random masks (spec lrr.md §2.3 [C]).
+counts of the LRR paper's random masks (spec lrr.md §2.3 [C]); the level loop's total count
+after k levels (:func:`schedule_total`) and its spread over the layers for pruning at
+initialization (:func:`count_groups`: global, uniform, balanced, ERK).
 """
 
 from __future__ import annotations
@@ -126,14 +128,25 @@ def level_groups(fractions: Mapping[str, float], allocation: str
     raise ValueError(f"unknown allocation {allocation!r}; allowed: layerwise, global")
 
 
+def schedule_total(kept: Mapping[str, int], fractions: Mapping[str, float], allocation: str,
+                   levels: int = 1) -> int:
+    """Kept weights after ``levels`` more levels of the level loop's schedule from ``kept``
+    weights per layer: each group of :func:`level_groups` loses ``round_half_up(f·n)`` of its
+    ``n`` survivors per level, IMP's exact counts (per layer, or pooled for ``"global"``)."""
+    total = 0
+    for paths, fraction in level_groups(fractions, allocation):
+        remaining = sum(int(kept[p]) for p in paths)
+        for _ in range(levels):
+            remaining -= prune_count(remaining, fraction)
+        total += remaining
+    return total
+
+
 def next_total(mask, fractions: dict[str, float], allocation: str) -> int:
     """Kept weights after one more level of the magnitude schedule (same exact counts)."""
     flat = flatten(mask)
-    kept = {p: int(np.asarray(flat[p], bool).sum()) for p in fractions}
-    if allocation == "global":
-        total = sum(kept.values())
-        return total - prune_count(total, set(fractions.values()).pop())
-    return sum(k - prune_count(k, fractions[p]) for p, k in kept.items())
+    return schedule_total({p: int(np.asarray(flat[p], bool).sum()) for p in fractions},
+                          fractions, allocation)
 
 
 # ----------------------------------------------------------------------------- ERK, random
@@ -215,3 +228,38 @@ def erk_counts(params, total: int, paths: list[str]) -> dict[str, int]:
     densities = erk_densities(params, density, paths)
     targets = {p: kept_count(densities[p], sizes[p]) for p in paths}
     return fit_counts(targets, sizes, total)
+
+
+def uniform_counts(sizes: dict[str, int], total: int) -> dict[str, int]:
+    """The same density ``total / Σ n_l`` in every layer: ``round_half_up(d·n_l)`` each, the
+    rounding remainder (under one weight per layer) fitted by :func:`fit_counts` so the total
+    is exactly ``total``."""
+    density = total / sum(sizes.values())
+    return fit_counts({p: kept_count(density, n) for p, n in sizes.items()}, sizes, total)
+
+
+#: how pruning at initialization spreads its kept weights over the layers
+PAI_ALLOCATIONS = ("global", "uniform", "balanced", "erk")
+
+
+def count_groups(allocation: str, params, total: int, paths: list[str]
+                 ) -> list[tuple[list[str], int]]:
+    """``[(paths, kept count), ...]``: ``total`` kept weights of the layers ``paths`` under
+    ``allocation`` in :data:`PAI_ALLOCATIONS`: ``"global"`` one pooled group (the top scores
+    of the whole network, Synaptic-Flow's ``--mask-scope global``); per layer ``"uniform"``
+    (:func:`uniform_counts`), ``"balanced"`` (:func:`balanced_counts`) or ``"erk"``
+    (:func:`erk_counts`), the random-mask allocations of spec lrr.md §2.3 [C]."""
+    if allocation == "global":
+        return [(list(paths), int(total))]
+    flat = flatten(params)
+    sizes = {p: int(np.size(flat[p])) for p in paths}
+    if allocation == "uniform":
+        counts = uniform_counts(sizes, total)
+    elif allocation == "balanced":
+        counts = balanced_counts(sizes, total)
+    elif allocation == "erk":
+        counts = erk_counts(params, total, paths)
+    else:
+        raise ValueError(f"unknown allocation {allocation!r}; allowed: "
+                         f"{', '.join(PAI_ALLOCATIONS)}")
+    return [([p], int(c)) for p, c in counts.items()]

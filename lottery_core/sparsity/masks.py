@@ -15,7 +15,7 @@ scores (:mod:`.scores`) -> per-layer counts (:mod:`.allocation`) -> exact-count 
 from __future__ import annotations
 
 import functools
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -94,18 +94,27 @@ def prune_by_magnitude(params: Any, mask: Mask, fractions: Mapping[str, float],
     return prune(magnitude_scores(params), mask, fractions, allocation)
 
 
+# ----------------------------------------------------------------------------- exact counts
+def keep_counts(scores: Any, groups: Sequence[tuple[Sequence[str], int]], within: Mask) -> Mask:
+    """Keep exactly ``count`` of the highest scores among the survivors of ``within`` in each
+    group ``(paths, count)`` of layers pooled (one path: that layer alone); ties to the lower
+    index, NaN scores an error. Host numpy in float64; leaves in no group keep ``within``."""
+    flat_scores, new = flatten(scores), flatten(within)
+    for paths, count in groups:
+        kept = topk_pooled([np.asarray(flat_scores[p], np.float64) for p in paths], int(count),
+                           alive=[np.asarray(new[p], bool) for p in paths], count_of="keep",
+                           ties="index", nan="raise")
+        new.update(zip(paths, kept))
+    return unflatten(new)
+
+
 # ----------------------------------------------------------------------------- random masks
 def random_mask_with_counts(key, params: Any, kept: Mapping[str, int], within: Mask | None = None
                             ) -> Mask:
     """Keep exactly ``kept[path]`` uniformly random survivors of ``within`` (default: all
     weights) in each listed layer; the other leaves keep their ``within`` mask."""
-    flat_scores = flatten(random_scores(key, params))
-    new = flatten(full_mask(params) if within is None else within)
-    for path, count in kept.items():
-        new[path], = topk_pooled([np.asarray(flat_scores[path], np.float64)], int(count),
-                                 alive=[np.asarray(new[path], bool)], count_of="keep",
-                                 ties="index", nan="raise")
-    return unflatten(new)
+    return keep_counts(random_scores(key, params), [([p], c) for p, c in kept.items()],
+                       full_mask(params) if within is None else within)
 
 
 def random_mask_layerwise(key, params: Any, densities: Mapping[str, float]) -> Mask:

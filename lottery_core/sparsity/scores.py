@@ -13,6 +13,9 @@ train) -> (logits, state)``.
     score θ ⊙ Hg normalised by |Σ score| + 1e-10; the lowest scores are pruned;
   - SynFlow (Tanaka et al. 2020): R = Σ f_{|θ|}(1) with an all-ones input of batch 1,
     score |θ ⊙ ∂R/∂θ| (one round; the iteration is :func:`.pai.synflow_mask`);
+  - SNIP and GraSP run the network with BatchNorm in eval mode unless ``train=True``
+    (Synaptic-Flow's default and SNIP's code; the original GraSP code uses train mode;
+    docs/pai.md); SynFlow always in eval mode;
 
 * the mask criteria of Zhou et al. (2019), "Deconstructing Lottery Tickets", §2 and Table 1:
   numpy functions of one layer's weights at the start (``w_i``) and end (``w_f``) of a round
@@ -80,23 +83,52 @@ def random_scores(key, params, *, distribution: str = "uniform"):
 
 
 # ----------------------------------------------------------------------------- pruning at init
-def snip_scores(params, state, apply_fn: ApplyFn, x, y, *, loss_fn=cross_entropy):
-    """SNIP: |θ ⊙ ∂L/∂θ| = |∂L/∂c| at c = 1 for θ → c ⊙ θ, normalised to sum 1."""
-    grads = jax.grad(lambda p: loss_fn(apply_fn(p, state, x, True)[0], y))(params)
+def _scoring_loss(apply_fn: ApplyFn, state, x, y, loss_fn, train: bool, batches: int,
+                  temperature: float | None = None):
+    """``L(θ)``: the sum over ``batches`` equal consecutive slices of ``(x, y)`` of the mean
+    loss of each (Synaptic-Flow accumulates gradients over its pruning batches); the network
+    runs with BatchNorm in train mode (batch statistics of each slice) or eval mode (running
+    statistics) as ``train`` says; logits divided by ``temperature`` when given (GraSP)."""
+    if isinstance(batches, bool) or int(batches) != batches or batches < 1:
+        raise ValueError(f"batches must be a positive integer, got {batches!r}")
+    if jnp.shape(x)[0] % batches:
+        raise ValueError(f"{jnp.shape(x)[0]} scoring examples do not split into {batches} "
+                         f"equal batches")
+    xs, ys = jnp.split(x, batches), jnp.split(y, batches)
+
+    def loss(p):
+        losses = []
+        for xb, yb in zip(xs, ys):
+            logits = apply_fn(p, state, xb, train)[0]
+            losses.append(loss_fn(logits if temperature is None else logits / temperature, yb))
+        return sum(losses[1:], losses[0])
+
+    return loss
+
+
+def snip_scores(params, state, apply_fn: ApplyFn, x, y, *, loss_fn=cross_entropy,
+                train: bool = False, batches: int = 1):
+    """SNIP: |θ ⊙ ∂L/∂θ| = |∂L/∂c| at c = 1 for θ → c ⊙ θ, normalised to sum 1.
+
+    ``train``: BatchNorm mode of the scoring pass (default eval, as Synaptic-Flow's
+    ``--prune-train-mode False`` and SNIP's own code, ``is_train: False``; docs/pai.md);
+    ``batches``: (x, y) split into that many batches, the loss summed over them."""
+    grads = jax.grad(_scoring_loss(apply_fn, state, x, y, loss_fn, train, batches))(params)
     scores = _zero_unprunable(jax.tree_util.tree_map(lambda g, p: jnp.abs(g * p), grads, params),
                               params)
     return _normalise(scores, params, absolute=True)
 
 
 def grasp_scores(params, state, apply_fn: ApplyFn, x, y, *, temperature: float = 200.0,
-                 loss_fn=cross_entropy):
+                 loss_fn=cross_entropy, train: bool = False, batches: int = 1):
     """GraSP: θ ⊙ Hg with g = stop_grad(∇L) on prunable leaves, logits divided by T,
-    normalised by |Σ score| + 1e-10. Hg is a forward-over-reverse Hessian-vector product."""
+    normalised by |Σ score| + 1e-10. Hg is a forward-over-reverse Hessian-vector product.
+    ``train``, ``batches``: as :func:`snip_scores` (the original GraSP code scores in train
+    mode, Synaptic-Flow in eval mode; docs/pai.md). Over several batches g is the summed
+    gradient and Hg = Σ_b ∇(gᵀ∇L_b), Synaptic-Flow's two accumulation passes."""
     if not temperature > 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
-
-    def loss(p):
-        return loss_fn(apply_fn(p, state, x, True)[0] / temperature, y)
+    loss = _scoring_loss(apply_fn, state, x, y, loss_fn, train, batches, temperature)
 
     grad_fn = jax.grad(loss)
     g = _zero_unprunable(jax.lax.stop_gradient(grad_fn(params)), params)

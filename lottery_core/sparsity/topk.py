@@ -20,6 +20,8 @@ The policies of the callers:
   (among equal scores the lower index is kept);
 * pruning at initialization (``scores_to_mask``, SynFlow rounds): keep ``round_half_up(d·P)``
   of all P entries, index ties, weights already pruned scored −inf by the caller;
+* given counts per group of layers (``keep_counts``: the PaI level methods, random masks with
+  counts): keep the count, index ties;
 * Zhou et al. criteria (:mod:`.criteria`): prune ``floor(rate·n)``, seeded random ties.
 
 Two backends, one order: numpy input runs on the host in float64 (O(n) by ``np.partition``,
