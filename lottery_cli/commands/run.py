@@ -28,7 +28,8 @@ def add_arguments(parser) -> None:
     from lottery_core.config import ExperimentConfig, add_options
 
     parser.add_argument("method", help="imp, wr, lrr, finetune, random-prune, lrr-bn-rewind, "
-                                        "lrr+random-balanced, ...; one-shot: pilot, oneshot")
+                                        "lrr+random-balanced, imp+pilot, ...; one-shot: pilot, oneshot, "
+                                        "spred, l1, cs, powerprop, str")
     add_options(parser, ExperimentConfig, option_names())
     parser.add_argument("--config", type=Path, default=None,
                         help="JSON file of config fields; command-line options override it")

@@ -24,6 +24,7 @@ layout below is the whole story (documented in docs/engine.md, "Run directory la
             metrics.json               METRICS, written last: the level is finished
           (one-shot runs keep their seed's files in seed_<s>/ itself:)
           checkpoint.npz params.npz model_state.npz reparam.npz (REPARAM)
+          trainable.npz (TRAINABLE: cs, str, powerprop, l1)
           training.json (TRAINING)  mask_<sparsity>.npz (sparsity_mask)  metrics.json
       <experiment>-<hash>/             named experiments (lottery experiment NAME)
         experiment.json                EXPERIMENT: {"experiment", "hash", "identity"}
@@ -87,6 +88,7 @@ METRICS = "metrics.json"
 
 # one-shot seed folder
 REPARAM = "reparam.npz"
+TRAINABLE = "trainable.npz"
 TRAINING = "training.json"
 
 
