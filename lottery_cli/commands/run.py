@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 #: ExperimentConfig concerns exposed as options (help texts: the fields' own, config/experiment.py)
-OPTION_GROUPS = ("model", "data", "training", "level", "pruning", "zhou", "recipe")
+OPTION_GROUPS = ("model", "data", "training", "level", "pruning", "zhou", "recipe", "reparam")
 
 
 def option_names() -> tuple[str, ...]:

@@ -50,7 +50,7 @@ SCOPES = ("global", "layerwise")
 #: ExperimentConfig fields that describe training: the model, data and training concerns
 TRAINING_FIELDS = names_in(ExperimentConfig, "model", "data", "training")
 #: ExperimentConfig fields the one-shot methods do not use: setting them is an error
-UNUSED_FIELDS = names_in(ExperimentConfig, "level", "pruning", "zhou", "recipe")
+UNUSED_FIELDS = names_in(ExperimentConfig, "level", "pruning", "zhou", "recipe", "reparam")
 
 
 #: the settings groups: shared ("oneshot") and one per method with settings

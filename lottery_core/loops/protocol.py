@@ -6,7 +6,9 @@ magnitude pruning of the previous level's trained weights with exact per-layer c
 where training starts (``Method.start(ctx) -> LevelStart``: weights, model state, the window
 of the learning-rate schedule, optionally the optimizer state). ``ctx`` is a
 :class:`LevelContext`. A method may also supply Trainer hooks (``trainer_kwargs``) and the
-``TrainState.aux`` slot (``aux``). Methods are listed in :mod:`lottery_core.loops.registry`.
+``TrainState.aux`` slot (``aux``), and may train a reparameterization of the weights
+(``reparam``, a :class:`LevelReparam`: e.g. PILoT's m ⊙ w inside IMP / WR / LRR). Methods are
+listed in :mod:`lottery_core.loops.registry`.
 """
 
 from __future__ import annotations
@@ -59,6 +61,19 @@ def magnitude_next_mask(ctx: LevelContext):
 
 
 @dataclasses.dataclass(frozen=True)
+class LevelReparam:
+    """A level trains ``trainable(params, config)`` (e.g. m ⊙ w split from the level's starting
+    weights) instead of the weights themselves; ``effective(trainable)`` gives the weights the
+    level writes (``params.npz``, the rewind point), from which the next mask is taken;
+    ``hooks(trainer_kwargs, config)`` adapts the Trainer's keyword arguments (the recipe's and
+    the method's) to the trainable (apply, loss, masked transforms)."""
+
+    trainable: Callable[[Any, ExperimentConfig], Any]
+    effective: Callable[[Any], Any]
+    hooks: Callable[[dict, ExperimentConfig], dict]
+
+
+@dataclasses.dataclass(frozen=True)
 class Method:
     name: str
     start: Callable[[LevelContext], LevelStart]
@@ -69,3 +84,5 @@ class Method:
     #: optional ``aux(runner, seed, level) -> pytree`` stored in TrainState.aux
     aux: Callable | None = None
     description: str = ""
+    #: optional: the levels train a reparameterization of the weights (``None``: the weights)
+    reparam: LevelReparam | None = None

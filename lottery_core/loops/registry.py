@@ -12,7 +12,7 @@ them (:func:`method_for`).
 
 from __future__ import annotations
 
-from lottery_core.loops import deconstruct, lrr_methods, methods
+from lottery_core.loops import deconstruct, lrr_methods, methods, reparam_methods
 from lottery_core.loops.protocol import Method
 
 #: the built-in level methods, in the order an unknown-method error lists them
@@ -24,6 +24,7 @@ BUILTIN: tuple[Method, ...] = (
     methods.RANDOM_PRUNE,
     lrr_methods.LRR_BN_REWIND,
     *lrr_methods.RANDOM_MASK_METHODS,
+    *reparam_methods.REPARAM_METHODS,
 )
 
 METHODS: dict[str, Method] = {method.name: method for method in BUILTIN}
