@@ -124,6 +124,12 @@ def main_oneshot(args) -> int:
     if args.levels is not None:
         raise UsageError(f"--levels is not used by {args.method} (it prunes once per "
                          f"--sparsities value)")
+    from lottery_core.config import ExperimentConfig, names_in
+
+    for name in names_in(ExperimentConfig, "reparam"):   # the stand-in below would refuse them
+        if getattr(args, name, None) is not None:     # with its own name
+            raise UsageError(f"{name} is not used by the one-shot methods "
+                             f"({', '.join(oneshot_config.ONESHOT_METHODS)}); remove it")
     # the engine's merge and field checks, with a level method standing in for validation
     config = build_config(argparse.Namespace(**{**vars(args), "method": "imp"}))
     config = dataclasses.replace(config, method=args.method)
