@@ -198,7 +198,7 @@ def test_interrupted_seed_resumes_to_the_same_metrics(runs, tmp_path, monkeypatc
     (["pilot", "--allocation", "layerwise"], "allocation is not used by the one-shot methods"),
     (["oneshot", "--warmup-epochs", "2"], "warmup_epochs is not used by the one-shot methods"),
     (["oneshot", "--alpha-init", "1e-4"], "--alpha-init applies to pilot only"),
-    (["imp", "--sparsities", "0.9"], "--sparsities applies to pilot, oneshot only"),
+    (["imp", "--sparsities", "0.9"], "--sparsities applies to pilot, oneshot, spred, l1, cs, powerprop, str only"),
 ])
 def test_bad_input(extra, message, tmp_path, capsys):
     method, *options = extra

@@ -21,7 +21,8 @@ from pathlib import Path
 from lottery_cli.faults import check_output_folder, os_error_line
 
 #: ExperimentConfig concerns exposed as options (help texts: the fields' own, config/experiment.py)
-OPTION_GROUPS = ("model", "data", "training", "level", "pruning", "zhou", "recipe", "pai")
+OPTION_GROUPS = ("model", "data", "training", "level", "pruning", "zhou", "recipe", "pai",
+                 "reparam")
 
 
 def option_names() -> tuple[str, ...]:
@@ -35,9 +36,10 @@ def add_arguments(parser) -> None:
     from lottery_core.config import ExperimentConfig, add_options
 
     parser.add_argument("method", help="imp, wr, lrr, finetune, random-prune, lrr-bn-rewind, "
-                                        "lrr+random-balanced, ...; at init: snip, grasp, "
-                                        "synflow, magnitude-init, random; one-shot: pilot, "
-                                        "oneshot")
+                                        "lrr+random-balanced, imp+pilot, ...; at init: "
+                                        "snip, grasp, synflow, magnitude-init, random; "
+                                        "one-shot: pilot, oneshot, spred, l1, cs, powerprop, "
+                                        "str")
     add_options(parser, ExperimentConfig, option_names())
     parser.add_argument("--config", type=Path, default=None,
                         help="JSON file of config fields; command-line options override it")
@@ -163,6 +165,12 @@ def main_oneshot(args) -> int:
     if args.redo_level is not None:
         raise UsageError(f"--redo-level is for level methods; {args.method} has no levels "
                          f"(remove a damaged seed_<s> folder to compute that seed again)")
+    from lottery_core.config import ExperimentConfig, names_in
+
+    for name in names_in(ExperimentConfig, "reparam"):   # the stand-in below would refuse them
+        if getattr(args, name, None) is not None:     # with its own name
+            raise UsageError(f"{name} is not used by the one-shot methods "
+                             f"({', '.join(oneshot_config.ONESHOT_METHODS)}); remove it")
     # the engine's merge and field checks, with a level method standing in for validation
     config = build_config(argparse.Namespace(**{**vars(args), "method": "imp"}))
     config = dataclasses.replace(config, method=args.method)

@@ -135,6 +135,13 @@ class ExperimentConfig:
     synflow_schedule: str = setting(
         "exponential", "synflow density over the R rounds: exponential d^(r/R) or linear "
         "1 − (1 − d)·r/R", "pai")
+    # -- m ⊙ w inside the level loop: imp/wr/lrr+pilot|spred (loops/reparam_methods.py, spec
+    #    mirror.md §3.3); None = the method's default, so older hashes are unchanged ----------
+    reparam_alpha: float | None = setting(
+        None, "imp/wr/lrr+pilot|spred: constant α of the penalty α(‖m‖² + ‖w‖²) in every level "
+        "(method default 1e-4, v1 App. B.3)", "reparam")
+    reparam_beta: float | None = setting(
+        None, "imp/wr/lrr+pilot: init scale β = m0² − w0² (method default 1)", "reparam")
 
     def resolved(self) -> "ExperimentConfig":
         """Fill ``None`` fields from the model's defaults (then the base defaults)."""
@@ -171,6 +178,7 @@ class ExperimentConfig:
         _check_zhou(c)
         _check_recipe(c)
         _check_pai(c)
+        _check_reparam(c)
 
     def identity(self) -> dict[str, Any]:
         """The hashed fields: resolved values that differ from the dataclass defaults."""
@@ -341,3 +349,35 @@ def _check_pai(c) -> None:
                              f"got {getattr(c, name)!r}")
     for name in ("score_batch_size", "score_batches", "synflow_rounds"):
         _check_int(c, name, 1)
+
+
+#: method-name suffixes of the level methods that train m ⊙ w (loops/reparam_methods.py)
+REPARAM_SUFFIXES = ("+pilot", "+spred")
+
+
+def _check_reparam(c) -> None:
+    """The m ⊙ w level methods' fields (spec mirror.md §3.3), and what they cannot combine
+    with (the dense warmup, a carried optimizer state, sign perturbation, Zhou criteria)."""
+    reparam = c.method.endswith(REPARAM_SUFFIXES)
+    if not reparam:
+        for name in ("reparam_alpha", "reparam_beta"):
+            if getattr(c, name) is not None:
+                raise ValueError(f"{name} applies to the m ⊙ w methods (imp+pilot, wr+pilot, "
+                                 f"lrr+pilot, imp+spred, ...), not {c.method!r}")
+        return
+    if c.reparam_alpha is not None and not (math.isfinite(c.reparam_alpha)
+                                            and c.reparam_alpha >= 0):
+        raise ValueError(f"reparam_alpha must be a finite number >= 0, got {c.reparam_alpha!r}")
+    if c.reparam_beta is not None:
+        if c.method.endswith("+spred"):
+            raise ValueError(f"reparam_beta applies to the +pilot methods; {c.method} uses "
+                             f"spred's balanced init (|m| = |w|)")
+        if not (math.isfinite(c.reparam_beta) and c.reparam_beta > 0):
+            raise ValueError(f"reparam_beta must be a finite number > 0, got "
+                             f"{c.reparam_beta!r}")
+    for name in ("warmup_epochs", "sign_perturbation", "criterion"):
+        if getattr(c, name):
+            raise ValueError(f"{name} cannot be combined with the m ⊙ w method {c.method!r}")
+    if c.optimizer_state == "carry":
+        raise ValueError(f"optimizer_state carry cannot be combined with the m ⊙ w method "
+                         f"{c.method!r} (each level splits its weights into m ⊙ w afresh)")

@@ -83,7 +83,7 @@ def level_spec(cfg: ExperimentConfig, method: Method, data, total_steps: int,
                per_epoch: int, devices: int | None) -> TrainerSpec:
     """The :class:`TrainerSpec` of a level runner: the resolved config without ``LOOP_FIELDS``
     (and without ``METHOD_FIELDS`` when the method adds no Trainer hooks)."""
-    drop = LOOP_FIELDS + (() if method.trainer_kwargs else METHOD_FIELDS)
+    drop = LOOP_FIELDS + (() if method.trainer_kwargs or method.reparam else METHOD_FIELDS)
     values = {k: v for k, v in cfg.resolved().to_dict().items() if k not in drop}
     return TrainerSpec(canonical_json(values), tuple(data.input_shape), int(data.num_classes),
                        total_steps, per_epoch, len(local_devices(devices)))
@@ -105,9 +105,11 @@ def level_trainer(spec: TrainerSpec) -> Trainer:
     if "param_transform" in recipe and "param_transform" in hooks:
         raise ValueError(f"sign_perturbation cannot be combined with method "
                          f"{method.name!r}, which sets its own param_transform")
+    kwargs = {**recipe, **hooks}
+    if method.reparam is not None:
+        kwargs = method.reparam.hooks(kwargs, cfg)
     return Trainer(optimizer=optimizer, schedule=schedule, last_step=spec.total_steps - 1,
-                   step_loop=default_step_loop(params), devices=spec.devices,
-                   **{**recipe, **hooks})
+                   step_loop=default_step_loop(params), devices=spec.devices, **kwargs)
 
 
 # ----------------------------------------------------------------------------- runner
@@ -176,6 +178,16 @@ class Runner:
         self.position = None
 
     # -- per-seed artifacts ------------------------------------------------------------
+    def trainable(self, params):
+        """What the Trainer trains from ``params``: the method's reparameterization, if any."""
+        reparam = self.method.reparam
+        return params if reparam is None else reparam.trainable(params, self.cfg)
+
+    def effective(self, trainable):
+        """The weights a level writes, from what the Trainer trained."""
+        reparam = self.method.reparam
+        return trainable if reparam is None else reparam.effective(trainable)
+
     def seed_dir(self, seed: int) -> Path:
         return layout.seed_directory(self.run_dir, seed)
 
@@ -358,7 +370,7 @@ class Runner:
             raise ValueError("seeds of one level must share the schedule window")
         aux_fn = self.method.aux
         states = [self.trainer.init_state(
-            st.params, st.model_state, m, step=first,
+            self.trainable(st.params), st.model_state, m, step=first,
             rng=jax.random.fold_in(jax.random.PRNGKey(s), level),
             aux=aux_fn(self, s, level) if aux_fn else ())
             for s, (m, st, _, _) in zip(seeds, prepared)]
@@ -437,14 +449,15 @@ class Runner:
         for i, seed in enumerate(seeds):
             s = _index(state, i) if multi else state
             save_tree(self.seed_dir(seed) / layout.REWIND,
-                      {"params": _to_numpy(s.params), "model_state": _to_numpy(s.model_state)})
+                      {"params": _to_numpy(self.effective(s.params)),
+                       "model_state": _to_numpy(s.model_state)})
             if self.carry_opt:
                 save_tree(self.seed_dir(seed) / layout.REWIND_OPT, s.opt_state)
 
     def finish_level(self, seed, level, directory: Path, state: TrainState, prepared, record,
                      first, n_steps, wall) -> None:
         mask, _, init_params, prev_params = prepared
-        params = _to_numpy(state.params)
+        params = _to_numpy(self.effective(state.params))
         mask = _to_numpy(state.mask)
         save_tree(directory / layout.PARAMS, params)
         save_tree(directory / layout.MASK, mask)

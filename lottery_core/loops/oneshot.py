@@ -1,10 +1,15 @@
-"""One-shot pruning runs: PILoT (m ⊙ w + Algorithm 1) or standard training, then magnitude
-pruning at each requested sparsity without retraining (spec mirror.md §2.4, §3.2).
+"""One-shot pruning runs: PILoT (m ⊙ w + Algorithm 1), standard training or one of the
+continuous-sparsification baselines (spred, explicit L1, CS, PowerProp, STR), then magnitude
+pruning of the effective weights at each requested sparsity without retraining (spec mirror.md
+§2.4, §3.2, §3.4).
 
-One code path trains both methods: the trainable object is a :class:`reparam.Reparam`. For
-``pilot`` the kernels are split into m ⊙ w (``reparam.reparameterize``) and the loss carries
-α(‖m‖² + ‖w‖²); for ``oneshot`` no leaf is split (``m`` is ``None`` everywhere), so the same
-step is plain training of x with a zero penalty. An epoch is one jitted ``lax.scan`` over
+One code path trains every method: the trainable object and its objective are the method's
+:class:`~lottery_core.loops.cs_methods.Sparsifier`. For ``pilot`` the kernels are split into
+m ⊙ w (``reparam.reparameterize``) and the loss carries α(‖m‖² + ‖w‖²); for ``oneshot`` no leaf
+is split (``m`` is ``None`` everywhere), so the same step is plain training of x with a zero
+penalty; the baselines bring their own trainable, effective weights and penalty, and their
+per-epoch hyperparameters (λ_k, β_k, ...) replace α in ``TrainState.aux``. After training, x
+is pruned to each sparsity by the ONE exact-count top-k (``reparam.magnitude_prune``). An epoch is one jitted ``lax.scan`` over
 device-resident batches (:func:`training.epoch_batches` order, the same per seed for both
 methods and for level 0 of the engine) through the engine's one Trainer step with PILoT's
 hooks (:mod:`lottery_core.training.pilot`): the params are the Reparam and the loss reads α
@@ -17,7 +22,8 @@ Run folder (``OUT/<method>-<hash>/``, beside the level methods' folders)::
     seed_<s>/init.npz                θ_0 (params/..., model_state/...), as the level runner's
     seed_<s>/checkpoint.npz          after every epoch while training (removed at the end)
     seed_<s>/params.npz              trained dense weights x (= m ⊙ w for pilot)
-    seed_<s>/reparam.npz             pilot only: m/<path>, w/<path> of the kernels
+    seed_<s>/reparam.npz             pilot, spred: m/<path>, w/<path> of the kernels
+    seed_<s>/trainable.npz           l1, cs, powerprop, str: the trained trainable (w, s, θ)
     seed_<s>/training.json           training finished: per-epoch history, α, seconds
     seed_<s>/mask_<sparsity>.npz     boolean masks (True = kept), '/'-joined keys
     seed_<s>/metrics.json            dense and per-sparsity accuracies
@@ -45,6 +51,7 @@ import numpy as np
 from lottery_core.config import ExperimentConfig
 from lottery_core.config.oneshot import (ONESHOT_METHODS, TRAINING_FIELDS, OneShotSettings,
                                          check_training_config, run_identity)
+from lottery_core.loops.cs_methods import SPARSIFIERS, hyper_aux, sparsifier_hooks
 from lottery_core.loops.setup import (TrainerSpec, device_data, load_data_and_model,
                                       steps_per_epoch)
 from lottery_core.sparsity import density_report, prunable_paths
@@ -54,7 +61,6 @@ from lottery_core.store import (atomic_write_json, canonical_json, flatten, iden
                                 open_run_directory, read_json, save_tree, unflatten)
 from lottery_core.store.provenance import provenance
 from lottery_core.training import Trainer, epoch_batches, make_optimizer, make_schedule
-from lottery_core.training.pilot import alpha_aux, pilot_hooks
 from lottery_core.training.sharding import local_devices
 
 
@@ -82,22 +88,33 @@ def sparsity_key(sparsity: float) -> str:
     return f"{float(sparsity):.4f}"
 
 
+#: one method of each Trainer family (methods of a family share one loss, hence one Trainer)
+FAMILY_METHOD = {"reparam": "pilot", "l1": "l1", "cs": "cs", "powerprop": "powerprop",
+                 "str": "str"}
+
+
+def oneshot_trainer(spec: TrainerSpec, family: str = "reparam") -> Trainer:
+    """The Trainer of a method family's objective on ``spec``'s model (``"reparam"``: PILoT's,
+    :func:`training.pilot.pilot_hooks`, shared by pilot, spred and oneshot); the optimizer's
+    own step count drives the schedule (``inject_hyperparams``). Cached per (spec, family)."""
+    return _family_trainer(spec, family)
+
+
 @functools.lru_cache(maxsize=None)
-def oneshot_trainer(spec: TrainerSpec) -> Trainer:
-    """The Trainer of PILoT's objective (:func:`training.pilot.pilot_hooks`) on ``spec``'s model;
-    the optimizer's own step count drives the schedule (``inject_hyperparams``)."""
+def _family_trainer(spec: TrainerSpec, family: str) -> Trainer:
     cfg, model = spec.config_and_model()
     schedule = make_schedule(cfg.schedule, cfg.learning_rate, spec.total_steps,
                              warmup_steps=cfg.warmup_steps, milestones=cfg.milestones,
                              gamma=cfg.gamma)
     optimizer = make_optimizer(cfg.optimizer, momentum=cfg.momentum, nesterov=cfg.nesterov,
                                weight_decay=cfg.weight_decay, learning_rate=schedule)
-    return Trainer(optimizer=optimizer, devices=spec.devices, **pilot_hooks(model.apply))
+    return Trainer(optimizer=optimizer, devices=spec.devices,
+                   **sparsifier_hooks(SPARSIFIERS[FAMILY_METHOD[family]], model.apply))
 
 
 @dataclasses.dataclass
 class OneShotRunner:
-    """Runs (or resumes) one ``pilot`` / ``oneshot`` experiment into ``out/<method>-<hash>/``."""
+    """Runs (or resumes) one one-shot experiment into ``out/<method>-<hash>/``."""
 
     config: ExperimentConfig
     settings: OneShotSettings
@@ -118,6 +135,7 @@ class OneShotRunner:
         self.config.validate()                        # the engine's field checks
         self.settings.validate(self.config.method)
         self.method = self.config.method
+        self.sparsifier = SPARSIFIERS[self.method]
         self.cfg = self.config.resolved()
         self.dataset, self.model = load_data_and_model(self.cfg, self.data_dir, self.dataset)
         data = self.dataset
@@ -128,7 +146,7 @@ class OneShotRunner:
             canonical_json({k: v for k, v in self.cfg.to_dict().items()
                             if k in TRAINING_FIELDS}),
             tuple(data.input_shape), data.num_classes, self.total_steps, self.per_epoch,
-            len(local_devices(self.devices))))
+            len(local_devices(self.devices))), self.sparsifier.family)
         self.trainer.check_batch_size(self.cfg.batch_size)
         self.x_train, self.y_train, self.eval_sets = device_data(self.trainer, data)
         identity = run_identity(self.config, self.settings)
@@ -205,6 +223,8 @@ class OneShotRunner:
                        alpha_final=training["alpha_final"],
                        implicit_scale=training["implicit_scale"],
                        kernel_l1=training["kernel_l1"], provenance=provenance())
+        if "learned" in training:       # cs, str: the method's own sparsity, before the top-k
+            metrics["learned"] = training["learned"]
         atomic_write_json(metrics_path, metrics)
         integrity.seal(d)
         rows = "  ".join(f"{float(k):.2%}: test {v['test_accuracy']:.4f}"
@@ -238,30 +258,39 @@ class OneShotRunner:
             save_tree(path, {"params": params, "model_state": state})
         return params, state
 
+    def hyper(self, sched: rp.PilotScheduleState, epoch: int) -> dict:
+        """The method's hyperparameters of epoch ``epoch`` (0-based): Algorithm 1's α for
+        pilot, the method's own schedule otherwise."""
+        if self.method == "pilot":
+            return {"alpha": sched.alpha}
+        return self.sparsifier.hyper(self.settings, epoch, self.epochs)
+
     def train_seed(self, seed: int) -> None:
         d = self.seed_dir(seed)
         params, model_state = self.initial(seed)
+        trainable = self.sparsifier.init(params, self.settings)
         if self.method == "pilot":
-            reparam = rp.reparameterize(params, init=self.settings.init, beta=self.settings.beta)
             schedule = rp.pilot_alpha_schedule(self.settings.alpha_init,
                                                total_epochs=self.epochs,
                                                delta=self.settings.delta,
                                                target_l1=self.settings.target_l1)
             sched = schedule.init()
         else:
-            reparam, schedule = plain(params), None
+            schedule = None
             sched = rp.PilotScheduleState(alpha=0.0, prev_accuracy=0.0, epoch=0)
-        state = self.trainer.init_state(reparam, model_state, (), aux=alpha_aux(sched.alpha))
+        state = self.trainer.init_state(trainable, model_state, (),
+                                        aux=hyper_aux(self.hyper(sched, sched.epoch)))
         record = {"history": [], "seconds": 0.0, "schedule": list(sched)}
         ckpt = d / layout.CHECKPOINT
-        if ckpt.exists():     # (reparam, opt_state, model_state) after the last finished epoch
-            reparam, opt_state, model_state = load_tree_like(
+        if ckpt.exists():   # (trainable, opt_state, model_state) after the last finished epoch
+            trainable, opt_state, model_state = load_tree_like(
                 ckpt, (state.params, state.opt_state, state.model_state))
             record = load_extra(ckpt)
             sched = rp.PilotScheduleState(float(record["schedule"][0]),
                                           float(record["schedule"][1]),
                                           int(record["schedule"][2]))
-            state = state._replace(params=reparam, opt_state=opt_state, model_state=model_state,
+            state = state._replace(params=trainable, opt_state=opt_state,
+                                   model_state=model_state,
                                    step=jnp.asarray(sched.epoch * self.per_epoch, jnp.int32))
         bar = None
         if self.progress:
@@ -270,16 +299,18 @@ class OneShotRunner:
             bar = tqdm(total=self.epochs, initial=sched.epoch, unit="epoch", leave=False,
                        desc=f"{self.method} seed {seed}")
         clock = time.time()
+        hyper = self.hyper(sched, sched.epoch)
         for epoch in range(sched.epoch, self.epochs):
             self.position = (seed, epoch)
             indices = epoch_batches((seed, 0), len(self.x_train), self.cfg.batch_size,
                                     epoch * self.per_epoch, self.per_epoch)
-            alpha = sched.alpha
-            state, steps = self.trainer.run_steps(state._replace(aux=alpha_aux(alpha)),
+            hyper = self.hyper(sched, epoch)
+            aux = hyper_aux(hyper)
+            state, steps = self.trainer.run_steps(state._replace(aux=aux),
                                                   self.x_train, self.y_train,
                                                   jnp.asarray(indices))
             loss, accuracy = jnp.mean(steps["data_loss"]), jnp.mean(steps["accuracy"])
-            x = rp.collapse(state.params)
+            x = self.sparsifier.effective(state.params, aux)
             l1 = kernel_l1(x)
             train_accuracy = float(accuracy)
             if schedule is not None:
@@ -290,7 +321,8 @@ class OneShotRunner:
             now = time.time()
             record["seconds"] += now - clock
             clock = now
-            record["history"].append({"epoch": epoch + 1, "alpha": alpha,
+            record["history"].append({"epoch": epoch + 1,
+                                      **{k: float(v) for k, v in hyper.items()},
                                       "train_loss": float(loss),
                                       "train_accuracy": train_accuracy, "kernel_l1": l1,
                                       **evals})
@@ -300,39 +332,57 @@ class OneShotRunner:
                           extra=record)
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(alpha=f"{alpha:.2g}", train=f"{train_accuracy:.4f}",
-                                val=f"{evals['val_accuracy']:.4f}")
+                bar.set_postfix(**{k: f"{v:.2g}" for k, v in hyper.items()},
+                                train=f"{train_accuracy:.4f}", val=f"{evals['val_accuracy']:.4f}")
         if bar is not None:
             bar.close()
-        reparam, model_state = state.params, state.model_state
-        x = jax.tree.map(np.asarray, rp.collapse(reparam))
+        trainable, model_state = state.params, state.model_state
+        aux = hyper_aux(hyper)            # the last epoch's: the network as trained
+        x = jax.tree.map(np.asarray, self.sparsifier.effective(trainable, aux))
         save_tree(d / layout.PARAMS, x)
         if flatten(model_state):
             save_tree(d / layout.MODEL_STATE, jax.tree.map(np.asarray, model_state))
-        scale = None
-        if self.method == "pilot":
-            flat_w = flatten(reparam.w)
-            picked = {p: m for p, m in flatten(reparam.m).items() if m is not None}
+        scale, learned = None, None
+        if isinstance(trainable, rp.Reparam) and self.method != "oneshot":
+            flat_w = flatten(trainable.w)
+            picked = {p: m for p, m in flatten(trainable.m).items() if m is not None}
             save_tree(d / layout.REPARAM, {
                 "m": unflatten({p: np.asarray(m) for p, m in picked.items()}),
                 "w": unflatten({p: np.asarray(flat_w[p]) for p in picked})})
             a = np.concatenate([np.ravel(v) for v in
-                                jax.tree.leaves(rp.implicit_scale(reparam))])
-            scale = {"initial": self.settings.beta / 2, "mean": float(a.mean()),
-                     "median": float(np.median(a)), "min": float(a.min()),
-                     "max": float(a.max())}
+                                jax.tree.leaves(rp.implicit_scale(trainable))])
+            scale = {"initial": self.settings.beta / 2 if self.method == "pilot" else 0.0,
+                     "mean": float(a.mean()), "median": float(np.median(a)),
+                     "min": float(a.min()), "max": float(a.max())}
+        elif not isinstance(trainable, rp.Reparam):
+            save_tree(d / layout.TRAINABLE, jax.tree.map(np.asarray, trainable))
+        if self.sparsifier.learned is not None:
+            learned = self.learned_report(self.sparsifier.learned(trainable, aux), model_state)
         last = record["history"][-1]
-        atomic_write_json(d / layout.TRAINING, {
+        training = {
             "method": self.method, "seed": seed, "epochs": self.epochs,
             "steps": self.total_steps, "seconds": record["seconds"],
-            "alpha_final": sched.alpha if schedule is not None else 0.0,
+            "alpha_final": sched.alpha if schedule is not None else float(
+                hyper.get("alpha", 0.0) if isinstance(trainable, rp.Reparam) else 0.0),
             "implicit_scale": scale, "kernel_l1": last["kernel_l1"],
             "dense": {k: last[k] for k in ("val_accuracy", "test_accuracy", "val_loss",
                                            "test_loss", "train_accuracy")},
-            "history": record["history"], "provenance": provenance()})
+            "history": record["history"], "provenance": provenance()}
+        if learned is not None:
+            training["learned"] = learned
+        atomic_write_json(d / layout.TRAINING, training)
         if ckpt.exists():
             ckpt.unlink()
         self.position = (seed, None)      # trained: a rerun only prunes what is missing
+
+    def learned_report(self, params, model_state) -> dict:
+        """The method's own sparse network (cs: 1[s > 0]; str: its exact zeros): its density
+        over the kernels (nonzero weights, not a top-k) and its val/test accuracy."""
+        kernels = [np.asarray(flatten(params)[p]) for p in prunable_paths(params)]
+        kept = int(sum(np.count_nonzero(k) for k in kernels))
+        total = int(sum(k.size for k in kernels))
+        return {"density": kept / total, "kept_weights": kept, "prunable_weights": total,
+                **self.evaluate(jax.tree.map(np.asarray, params), model_state)}
 
     # -- summary ------------------------------------------------------------------------
     def write_summary(self, seeds: list[int]) -> dict:

@@ -6,8 +6,10 @@ magnitude pruning of the previous level's trained weights with exact per-layer c
 where training starts (``Method.start(ctx) -> LevelStart``: weights, model state, the window
 of the learning-rate schedule, optionally the optimizer state). ``ctx`` is a
 :class:`LevelContext`. A method may also supply Trainer hooks (``trainer_kwargs``) and the
-``TrainState.aux`` slot (``aux``), and names the method-specific config fields it reads
-(``reads``). Methods are listed in :mod:`lottery_core.loops.registry`.
+``TrainState.aux`` slot (``aux``), names the method-specific config fields it reads
+(``reads``), and may train a reparameterization of the weights (``reparam``, a
+:class:`LevelReparam`: e.g. PILoT's m ⊙ w inside IMP / WR / LRR). Methods are listed in
+:mod:`lottery_core.loops.registry`.
 """
 
 from __future__ import annotations
@@ -63,6 +65,19 @@ def magnitude_next_mask(ctx: LevelContext):
 
 
 @dataclasses.dataclass(frozen=True)
+class LevelReparam:
+    """A level trains ``trainable(params, config)`` (e.g. m ⊙ w split from the level's starting
+    weights) instead of the weights themselves; ``effective(trainable)`` gives the weights the
+    level writes (``params.npz``, the rewind point), from which the next mask is taken;
+    ``hooks(trainer_kwargs, config)`` adapts the Trainer's keyword arguments (the recipe's and
+    the method's) to the trainable (apply, loss, masked transforms)."""
+
+    trainable: Callable[[Any, ExperimentConfig], Any]
+    effective: Callable[[Any], Any]
+    hooks: Callable[[dict, ExperimentConfig], dict]
+
+
+@dataclasses.dataclass(frozen=True)
 class Method:
     name: str
     start: Callable[[LevelContext], LevelStart]
@@ -76,6 +91,8 @@ class Method:
     #: the config fields of the method-specific concerns (:data:`METHOD_CONCERNS`) this
     #: method reads; the registry refuses the others when they differ from their defaults
     reads: tuple[str, ...] = ()
+    #: optional: the levels train a reparameterization of the weights (``None``: the weights)
+    reparam: LevelReparam | None = None
 
 
 #: config concerns whose fields only some methods read (``Method.reads``)

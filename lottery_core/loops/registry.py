@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 
 from lottery_core.config.fields import flag_of, setting_of
-from lottery_core.loops import deconstruct, lrr_methods, methods, pai_methods
+from lottery_core.loops import deconstruct, lrr_methods, methods, pai_methods, reparam_methods
 from lottery_core.loops.protocol import METHOD_CONCERNS, Method
 
 #: the built-in level methods, in the order an unknown-method error lists them
@@ -28,6 +28,7 @@ BUILTIN: tuple[Method, ...] = (
     lrr_methods.LRR_BN_REWIND,
     *lrr_methods.RANDOM_MASK_METHODS,
     *pai_methods.PAI_METHODS,
+    *reparam_methods.REPARAM_METHODS,
 )
 
 METHODS: dict[str, Method] = {method.name: method for method in BUILTIN}

@@ -28,6 +28,7 @@ layout below is the whole story (documented in docs/engine.md, "Run directory la
                                        of every file of the folder (store/integrity.py)
           (one-shot runs keep their seed's files in seed_<s>/ itself:)
           checkpoint.npz params.npz model_state.npz reparam.npz (REPARAM)
+          trainable.npz (TRAINABLE: cs, str, powerprop, l1)
           training.json (TRAINING)  mask_<sparsity>.npz (sparsity_mask)  metrics.json
           manifest.json (sealed after every metrics.json)
       <experiment>-<hash>/             named experiments (lottery experiment NAME)
@@ -114,6 +115,7 @@ MANIFEST = "manifest.json"
 
 # one-shot seed folder
 REPARAM = "reparam.npz"
+TRAINABLE = "trainable.npz"
 TRAINING = "training.json"
 
 

@@ -7,17 +7,21 @@ x = m ⊙ w (:func:`reparam_apply`) and the loss is
     f(m ⊙ w) + α (‖m‖² + ‖w‖²)        over the reparameterized leaves,
 
 with α read from ``TrainState.aux["alpha"]`` (:func:`alpha_aux`): a traced value, so Algorithm
-1's per-epoch α update does not recompile. No mask acts on m and w (:func:`unmasked`). Plain
-training of x is the same objective with no reparameterized leaf (``m`` ``None`` everywhere),
-where the penalty is 0.
+1's per-epoch α update does not recompile. In one-shot training no mask acts on m and w
+(:func:`unmasked`); inside the level loop (iterative PILoT, spec §3.3) the level's mask zeroes
+m and w of every pruned weight (:func:`mask_reparam`), so pruned x = m ⊙ w stays exactly 0.
+Plain training of x is the same objective with no reparameterized leaf (``m`` ``None``
+everywhere), where the penalty is 0.
 """
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import optax
 
 from lottery_core.sparsity import reparam as rp
+from lottery_core.sparsity import apply_mask
 from lottery_core.training.trainer import unmasked
 
 
@@ -52,6 +56,14 @@ def pilot_hooks(apply_fn) -> dict:
     apply = reparam_apply(apply_fn)
     return {"apply_fn": apply, "loss_fn": pilot_loss(apply), "grad_transform": unmasked,
             "param_transform": unmasked}
+
+
+def mask_reparam(tree: rp.Reparam, state) -> rp.Reparam:
+    """Gradient / param transform of a Reparam under ``state.mask`` (a mask of the collapsed
+    params): m and w (or their gradients) set to exactly 0 where the mask is False."""
+    m = jax.tree.map(lambda a, keep: None if a is None else jnp.where(keep, a, jnp.zeros_like(a)),
+                     tree.m, state.mask, is_leaf=lambda a: a is None)
+    return rp.Reparam(m=m, w=apply_mask(tree.w, state.mask))
 
 
 def alpha_aux(alpha: float) -> dict:
