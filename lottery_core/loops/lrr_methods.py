@@ -8,12 +8,13 @@ restarts the learning-rate schedule. This module adds:
 * ``lrr-bn-rewind`` (``--reset-only-bn`` [C]): LRR, but after each pruning step every BatchNorm
   parameter (γ, β), every running statistic and the optimizer state are reset to the
   post-warmup checkpoint; conv/linear kernels keep their trained values;
-* ``lrr+random-balanced``, ``wr+random-balanced``, ``lrr+random-erk``, ``wr+random-erk``
-  (``--pruner random-balanced`` / ``random-erk`` with or without ``--reset-weights`` [C]):
-  iterative random pruning to the same global density schedule as magnitude pruning, with
-  per-layer counts "balanced" (equal number of kept weights per layer, capped at the layer
-  size) or ERK; level k keeps a uniformly random subset of level k−1's survivors in each
-  layer (nested masks: our reading of "iterative random pruning" [R]);
+* ``lrr+random-<kind>``, ``wr+random-<kind>`` for kind = balanced, erk, uniform, global
+  (``--pruner random-<kind>`` with or without ``--reset-weights`` [C]): iterative random
+  pruning to the same global density schedule as magnitude pruning, with per-layer counts
+  "balanced" (equal number of kept weights per layer, capped at the layer size), ERK,
+  "uniform" (one density in every layer) or "global" (the survivors of all layers pooled, so
+  per-layer counts are random); level k keeps a uniformly random subset of level k−1's
+  survivors (nested masks: our reading of "iterative random pruning" [R]);
 * :func:`mask_reference_method` (``--pruner mask-ref --target-expt-name RUN`` [C]): a
   method whose level-k mask is the mask of level k of another run of the same seed, trained
   with ``wr`` or ``lrr`` dynamics (the mask-swap experiment).
@@ -45,19 +46,43 @@ LRR_BN_REWIND = Method("lrr-bn-rewind", lrr_bn_rewind_start,
 
 
 # ----------------------------------------------------------------------------- random masks
+RANDOM_KINDS = ("balanced", "erk", "uniform", "global")
+
+
+def random_counts(kind: str, key, params, mask, paths: list[str], total: int) -> dict[str, int]:
+    """Per-layer kept counts of a random mask of ``kind`` with ``total`` weights, nested in
+    ``mask`` (never above a layer's survivors): ``balanced`` / ``erk`` / ``uniform`` targets
+    (equal counts, ERK, one density; :mod:`lottery_core.sparsity.allocation`) fitted to the
+    survivors, or ``global``: the per-layer counts of ``total`` survivors drawn uniformly from
+    all layers pooled (with the scores :func:`random_mask_with_counts` draws from ``key``, so
+    that mask *is* the pooled draw) [C] ``--pruner random-<kind>``."""
+    flat_params, flat_mask = flatten(params), flatten(mask)
+    alive = {p: int(np.asarray(flat_mask[p], bool).sum()) for p in paths}
+    if kind == "global":
+        scores = flatten(sparsity.random_scores(key, params))
+        kept = sparsity.topk_pooled([np.asarray(scores[p], np.float64) for p in paths], total,
+                                    alive=[np.asarray(flat_mask[p], bool) for p in paths],
+                                    count_of="keep", ties="index", nan="raise")
+        return {p: int(k.sum()) for p, k in zip(paths, kept)}
+    sizes = {p: int(np.size(flat_params[p])) for p in paths}
+    if kind == "balanced":
+        targets = sparsity.balanced_counts(sizes, total)
+    elif kind == "erk":
+        targets = sparsity.erk_counts(params, total, paths)
+    elif kind == "uniform":
+        targets = sparsity.uniform_counts(sizes, total)
+    else:
+        raise ValueError(f"unknown random mask kind {kind!r}; allowed: {', '.join(RANDOM_KINDS)}")
+    return sparsity.fit_counts(targets, alive, total)
+
+
 def random_next_mask(kind: str):
     def next_mask(ctx):
         cfg = ctx.config.resolved()
         paths = list(ctx.fractions)
         total = sparsity.next_total(ctx.previous_mask, ctx.fractions, cfg.allocation)
-        flat_params, flat_mask = flatten(ctx.previous_params), flatten(ctx.previous_mask)
-        sizes = {p: int(np.size(flat_params[p])) for p in paths}
-        if kind == "balanced":
-            targets = sparsity.balanced_counts(sizes, total)
-        else:
-            targets = sparsity.erk_counts(ctx.previous_params, total, paths)
-        alive = {p: int(np.asarray(flat_mask[p], bool).sum()) for p in paths}
-        counts = sparsity.fit_counts(targets, alive, total)  # nested: never above the survivors
+        counts = random_counts(kind, ctx.key, ctx.previous_params, ctx.previous_mask, paths,
+                               total)
         return sparsity.random_mask_with_counts(ctx.key, ctx.previous_params, counts,
                                                 within=ctx.previous_mask)
 
@@ -65,7 +90,6 @@ def random_next_mask(kind: str):
     return next_mask
 
 
-RANDOM_KINDS = ("balanced", "erk")
 RANDOM_MASK_METHODS = tuple(
     method for kind in RANDOM_KINDS for method in (
         Method(f"lrr+random-{kind}", learning_rate_rewinding, next_mask=random_next_mask(kind),

@@ -2,7 +2,7 @@
 
 * :mod:`.scores`: magnitude, random, SNIP / GraSP / SynFlow, Zhou et al.'s criteria scores;
 * :mod:`.allocation`: the layers, per-layer fractions and counts (rounding policies), ERK,
-  balanced and fitted counts;
+  balanced, uniform and fitted counts;
 * :mod:`.topk`: the one exact-count selection (tie and count policies explicit);
 * :mod:`.masks`: boolean mask pytrees: a pruning level, random masks, density masks, reports;
 * methods built on them: :mod:`.criteria` (Zhou et al. mask criteria), :mod:`.mask_actions`
@@ -14,7 +14,8 @@ from lottery_core.sparsity.topk import COUNT_OF, ranks, topk_mask, topk_pooled
 from lottery_core.sparsity.allocation import (
     ROUNDINGS, SCOPES, balanced_counts, check_density, check_fraction, check_scope,
     erk_counts, erk_densities, fit_counts, kept_count, layer_fractions, level_groups,
-    next_total, output_layer_path, prunable_paths, prune_count, round_count, round_half_up)
+    next_total, output_layer_path, prunable_paths, prune_count, round_count, round_half_up,
+    uniform_counts)
 from lottery_core.sparsity.scores import (
     DISTRIBUTIONS, ZHOU_ALIGNED, ZHOU_GRADIENT, ZHOU_SCORES, ZHOU_SINGLE, cross_entropy,
     grasp_scores, magnitude_scores, random_scores, snip_scores, synflow_scores)

@@ -11,7 +11,8 @@ Layers are the prunable leaves (named ``kernel``), addressed by their '/'-joined
 
 Allocation across layers: ``"layerwise"`` (every layer its own count) or ``"global"`` (the
 layers pooled, one count); ERK densities (Evci et al. 2020) and the balanced / ERK / fitted
-counts of the LRR paper's random masks (spec lrr.md §2.3 [C]).
+counts of the LRR paper's random masks (spec lrr.md §2.3 [C]); uniform counts (one density
+in every layer).
 """
 
 from __future__ import annotations
@@ -205,6 +206,13 @@ def balanced_counts(sizes: dict[str, int], total: int) -> dict[str, int]:
             counts[p] += 1
             rest -= 1
     return counts
+
+
+def uniform_counts(sizes: dict[str, int], total: int) -> dict[str, int]:
+    """The same density ``total / Σ n_l`` in every layer: ``round_half_up(d·n_l)``, fitted to
+    the exact ``total`` [C] ``--pruner random-uniform``."""
+    density = total / sum(sizes.values())
+    return fit_counts({p: kept_count(density, n) for p, n in sizes.items()}, sizes, total)
 
 
 def erk_counts(params, total: int, paths: list[str]) -> dict[str, int]:
