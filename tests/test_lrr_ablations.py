@@ -76,3 +76,76 @@ def test_random_masks_uniform_and_global(out, cifar10_dir):
             _, mask = level(run, 2)
             for p in paths:
                 assert abs(int(mask[p].sum()) - 0.64 * mask[p].size) <= 1, p
+
+
+def test_fixed_signs(out, cifar10_dir):
+    results = run_experiment(out, cifar10_dir, "fixed-signs")
+    assert set(results["curves"]) == {"lrr", "lrr+fixed-signs", "wr", "wr+fixed-signs"}
+    for method, curve in results["curves"].items():
+        assert curve["remaining"] == pytest.approx([100.0, 80.0, 64.0], abs=0.01)
+        run = run_dir(out, curve)
+        init = flatten(load_tree(run / "seed_0" / layout.WARMUP)["params"])
+        changed = 0
+        for k in LEVELS:
+            params, mask = level(run, k)
+            for p in sparsity.prunable_paths(load_tree(run / "seed_0" / layout.WARMUP)["params"]):
+                live = mask[p] & (params[p] != 0)
+                same = np.sign(params[p][live]) == np.sign(init[p][live])
+                changed += int((~same).sum())
+                assert live.sum() > 0.5 * mask[p].sum(), p      # trained, not zeroed
+        flips = results["sign_flips_vs_init"][method]["mean"]
+        if method.endswith("+fixed-signs"):
+            # sign(w) == sign(w_init) for every unpruned nonzero weight at the end of every level
+            assert changed == 0, method
+            assert flips == [0.0, 0.0, 0.0]
+        else:
+            assert changed > 0 and flips[0] > 0, method      # without the projection: flips
+
+
+def test_sign_transfer(out, cifar10_dir):
+    from lottery_core.config import ExperimentConfig
+    from lottery_core.loops.levels import Runner
+    from lottery_core.store import read_json
+
+    results = run_experiment(out, cifar10_dir, "sign-transfer")
+    curves = results["curves"]
+    assert set(curves) == {"wr", "lrr", "wr_with_lrr_signs", "lrr_with_init_signs"}
+    runs = {key: run_dir(out, c) for key, c in curves.items()}
+    assert curves["wr_with_lrr_signs"]["run"].startswith(f"wr+signs-of-{curves['lrr']['run']}-")
+    warm = flatten(load_tree(runs["wr"] / "seed_0" / layout.WARMUP)["params"])
+
+    def runner(key):
+        record = read_json(runs[key] / "config.json")
+        config = ExperimentConfig.from_dict({**record["identity"], "method": record["method"]})
+        return Runner(config, runs[key].parent, progress=False,
+                      data_dir=str(cifar10_dir), log=lambda s: None)
+
+    # IMP (WR) with LRR's signs: magnitudes of the rewind point, LRR's signs when it entered
+    # the level, on every unpruned weight of every level
+    transfer = runner("wr_with_lrr_signs")
+    rewind = flatten(load_tree(transfer.seed_dir(0) / layout.REWIND)["params"])
+    checked = 0
+    for k in (1, 2):
+        mask, start, _, _ = transfer.prepare(0, k)
+        mask, start = flatten(mask), flatten(start.params)
+        lrr, _ = level(runs["lrr"], k - 1)
+        for p in transfer.paths:
+            m = np.asarray(mask[p], bool) & (lrr[p] != 0)
+            np.testing.assert_array_equal(np.abs(start[p][m]), np.abs(rewind[p][m]))
+            np.testing.assert_array_equal(np.sign(start[p][m]), np.sign(lrr[p][m]))
+            checked += int(m.sum())
+    assert checked > 0
+    # LRR with init signs: LRR's magnitudes, every kernel back to its post-warmup sign
+    reverse = runner("lrr_with_init_signs")
+    for k in (1, 2):
+        _, start, _, _ = reverse.prepare(0, k)
+        previous, _ = level(runs["lrr_with_init_signs"], k - 1)
+        start = flatten(start.params)
+        for p in reverse.paths:
+            np.testing.assert_array_equal(np.abs(start[p]), np.abs(previous[p]))
+            nonzero = previous[p] != 0
+            np.testing.assert_array_equal(np.sign(start[p][nonzero]), np.sign(warm[p][nonzero]))
+    # the transferred signs differ from WR's own somewhere (else the test proves nothing)
+    wr_start = flatten(runner("wr").prepare(0, 1)[1].params)
+    tr_start = flatten(transfer.prepare(0, 1)[1].params)
+    assert any(np.any(np.sign(wr_start[p]) != np.sign(tr_start[p])) for p in transfer.paths)

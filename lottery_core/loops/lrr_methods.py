@@ -17,19 +17,27 @@ restarts the learning-rate schedule. This module adds:
   survivors (nested masks: our reading of "iterative random pruning" [R]);
 * :func:`mask_reference_method` (``--pruner mask-ref --target-expt-name RUN`` [C]): a
   method whose level-k mask is the mask of level k of another run of the same seed, trained
-  with ``wr`` or ``lrr`` dynamics (the mask-swap experiment).
+  with ``wr`` or ``lrr`` dynamics (the mask-swap experiment);
+* ``lrr+fixed-signs``, ``wr+fixed-signs`` (``--fix-sign-and-train`` [C]): after every SGD
+  step every prunable kernel is projected to ``|w|·sign(w_init)``, w_init the run's "init"
+  (the post-warmup point: our reading, the code takes the signs of the model it loads [R]);
+  the warmup itself is unconstrained;
+* :func:`sign_reference_method` (IMP with LRR's signs, ``--reset-weights --reset-weight-sign
+  --load-expt-sign RUN`` [C]) and ``lrr+init-signs`` (LRR with the post-warmup signs,
+  ``--reset-only-weight-sign`` [C]): the sign-transfer experiment.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
 from lottery_core import lrr_recipe, sparsity
-from lottery_core.loops.methods import learning_rate_rewinding, rewind_to_step_k
+from lottery_core.loops.methods import LRR, WR, learning_rate_rewinding, rewind_to_step_k
 from lottery_core.loops.protocol import LevelStart, Method
-from lottery_core.store import flatten, layout, level_directory, load_tree
+from lottery_core.store import flatten, layout, level_directory, load_tree, unflatten
 
 
 # ----------------------------------------------------------------------------- BN rewinding
@@ -99,8 +107,14 @@ RANDOM_MASK_METHODS = tuple(
 
 
 # ----------------------------------------------------------------------------- mask swap
-def reference_mask_path(run_dir: Path, reference_run: str, seed: int, level: int) -> Path:
-    return level_directory(Path(run_dir).parent / reference_run, seed, level) / layout.MASK
+def reference_file(ctx, reference_run: str, level: int, name: str) -> Path:
+    """``name`` of ``level`` of ``reference_run`` (a run folder beside ctx's run, same seed);
+    a missing file is a one-line error naming it."""
+    path = level_directory(Path(ctx.run_dir).parent / reference_run, ctx.seed, level) / name
+    if not path.exists():
+        raise ValueError(f"the reference run has no {name} for seed {ctx.seed} level {level}: "
+                         f"{path} is missing (run {reference_run} first)")
+    return path
 
 
 def mask_reference_method(base_method: Method, reference_run: str) -> Method:
@@ -111,12 +125,83 @@ def mask_reference_method(base_method: Method, reference_run: str) -> Method:
     name = f"{base}+mask-of-{reference_run}"
 
     def next_mask(ctx):
-        path = reference_mask_path(ctx.run_dir, reference_run, ctx.seed, ctx.level)
-        if not path.exists():
-            raise ValueError(f"the reference run has no mask for seed {ctx.seed} level "
-                             f"{ctx.level}: {path} is missing (run {reference_run} first)")
-        return load_tree(path)
+        return load_tree(reference_file(ctx, reference_run, ctx.level, layout.MASK))
 
     return Method(name, base_method.start, next_mask=next_mask,
                   needs_rewind_point=base_method.needs_rewind_point,
                   description=f"{base} trained on the masks of {reference_run}")
+
+
+# ----------------------------------------------------------------------------- signs
+def with_signs(params, signs: dict):
+    """``params`` with ``|w|·s`` on every leaf named in ``signs`` (``{path: sign array}``);
+    other leaves unchanged. numpy or traced arrays alike."""
+    flat = flatten(params)
+    return unflatten({**flat, **{p: abs(flat[p]) * s for p, s in signs.items()}})
+
+
+def signs_of(params, paths) -> dict:
+    """``{path: sign(w)}`` of the leaves ``paths`` (0 where w = 0)."""
+    flat = flatten(params)
+    return {p: np.sign(np.asarray(flat[p])) for p in paths}
+
+
+def fixed_sign_transform(params, state):
+    """Trainer ``param_transform``: ``params ⊙ mask``, then every kernel projected onto its
+    fixed sign, ``|w|·sign(w_init)`` (signs in ``state.aux``; ``()``, e.g. in the warmup: no
+    projection) [C] ``--fix-sign-and-train``."""
+    params = sparsity.apply_mask(params, state.mask)
+    return params if state.aux == () else with_signs(params, flatten(state.aux))
+
+
+def init_signs_aux(runner, seed: int, level: int) -> dict:
+    """``TrainState.aux`` of a fixed-sign level: the kernels' signs at the run's "init" (the
+    post-warmup point with warmup, else θ_0), as a nested tree (checkpoints store it)."""
+    return unflatten(signs_of(runner.starting_point(seed)[0], runner.paths))
+
+
+def fixed_sign_method(base_method: Method) -> Method:
+    """``<base>+fixed-signs``: ``base_method``'s levels with every prunable kernel projected
+    to ``|w|·sign(w_init)`` after every step (spec lrr.md §2.3 "fixed-sign training")."""
+    return dataclasses.replace(
+        base_method, name=f"{base_method.name}+fixed-signs", aux=init_signs_aux,
+        trainer_kwargs=lambda _config: {"param_transform": fixed_sign_transform},
+        description=f"{base_method.name} with the kernels' signs fixed to the run's init")
+
+
+FIXED_SIGN_METHODS = (fixed_sign_method(LRR), fixed_sign_method(WR))
+
+
+def lrr_init_signs_start(ctx) -> LevelStart:
+    """LRR's start with every kernel's sign reset to its sign at the run's "init" (the
+    post-warmup point), magnitudes kept; BN kept, the optimizer state from the "init" [C]
+    ``--reset-only-weight-sign`` (it reloads the post-warmup optimizer state)."""
+    params = with_signs(ctx.previous_params, signs_of(ctx.init_params, ctx.fractions))
+    return LevelStart(params, ctx.previous_state, 0, ctx.total_steps, ctx.init_opt_state)
+
+
+LRR_INIT_SIGNS = Method("lrr+init-signs", lrr_init_signs_start,
+                        description="LRR with every kernel's sign reset to its post-warmup sign "
+                                    "after each pruning step")
+
+
+def sign_reference_method(base_method: Method, reference_run: str) -> Method:
+    """``<base>+signs-of-<reference_run>``: ``base_method``'s start of level k (``wr``: the
+    rewind point's magnitudes) with the kernels' signs of ``reference_run`` when it entered
+    level k (its weights at the end of level k−1, same seed) [C] ``--reset-weights
+    --reset-weight-sign --load-expt-sign RUN``. Where the reference weight is 0 (pruned
+    there, kept here) the own sign stays [R]; the mask is the method's own. Register it with
+    :func:`lottery_core.loops.registry.register_method`."""
+
+    def start(ctx) -> LevelStart:
+        begin = base_method.start(ctx)
+        reference = flatten(load_tree(reference_file(ctx, reference_run, ctx.level - 1,
+                                                     layout.PARAMS)))
+        own = signs_of(begin.params, ctx.fractions)
+        signs = {p: np.where(reference[p] != 0, np.sign(reference[p]), own[p]).astype(own[p].dtype)
+                 for p in ctx.fractions}
+        return dataclasses.replace(begin, params=with_signs(begin.params, signs))
+
+    return dataclasses.replace(base_method, name=f"{base_method.name}+signs-of-{reference_run}",
+                               start=start, description=f"{base_method.name} with the signs of "
+                                                        f"{reference_run} at every level")

@@ -24,6 +24,8 @@ BUILTIN: tuple[Method, ...] = (
     methods.RANDOM_PRUNE,
     lrr_methods.LRR_BN_REWIND,
     *lrr_methods.RANDOM_MASK_METHODS,
+    *lrr_methods.FIXED_SIGN_METHODS,
+    lrr_methods.LRR_INIT_SIGNS,
 )
 
 METHODS: dict[str, Method] = {method.name: method for method in BUILTIN}
