@@ -149,3 +149,24 @@ def test_sign_transfer(out, cifar10_dir):
     wr_start = flatten(runner("wr").prepare(0, 1)[1].params)
     tr_start = flatten(transfer.prepare(0, 1)[1].params)
     assert any(np.any(np.sign(wr_start[p]) != np.sign(tr_start[p])) for p in transfer.paths)
+
+
+def test_training_on_all_50000_images(tmp_path, cifar10_dir, capsys):
+    """``--validation-size 0`` (docs/cifar.md): the whole training set trains, no validation
+    metrics (None) and no early-stopping record; test metrics as always."""
+    from lottery_core.data import load_dataset
+    from lottery_core.store import read_json
+
+    assert len(load_dataset("cifar10", cifar10_dir, validation_size=0).y_train) == 50000
+    assert cli.main(["run", "lrr", "--model", "mlp", "--model-options", '{"widths": [16]}',
+                     "--dataset", "cifar10", "--data-dir", str(cifar10_dir), "--validation-size",
+                     "0", "--iterations", "2", "--batch-size", "32", "--levels", "1", "--seeds",
+                     "1", "--out", str(tmp_path), "--no-progress"]) == 0
+    [metrics] = list(tmp_path.glob("lrr-*/seed_0/level_1/metrics.json"))
+    metrics = read_json(metrics)
+    assert metrics["val_accuracy"] is None and metrics["val_loss"] is None
+    assert metrics["early_stop"] is None and 0 <= metrics["test_accuracy"] <= 1
+    assert all("val_loss" not in h and "test_loss" in h for h in metrics["history"])
+    # metrics that need a validation set say so in one line
+    assert cli.main(["plot", str(tmp_path), "--metric", "early_stop"]) == 2
+    assert "no validation set" in capsys.readouterr().err

@@ -59,7 +59,11 @@ def base_values(args) -> dict:
 
     values.update(values_from_args(args, CONFIG_OPTIONS))
     if values.get("iterations") is None and "epochs" not in values:
-        values["epochs"] = DEFAULTS["epochs"]
+        from lottery_core.models import model_defaults
+
+        # the model's recipe for this data set (160 on CIFAR-100), else the experiments' 150
+        values["epochs"] = model_defaults(args.model, args.dataset).get("epochs",
+                                                                       DEFAULTS["epochs"])
     return {k: v for k, v in values.items() if v is not None}
 
 

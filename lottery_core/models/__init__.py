@@ -9,7 +9,8 @@ dense weights, the prunable ones by default. BatchNorm running statistics live i
 Models register themselves with :func:`register_model`, together with their default training
 hyperparameters (keys are fields of :class:`lottery_core.config.ExperimentConfig`; the
 source of each recipe is stated where it is registered); :func:`get_model` builds one by name
-and raises a clear error for an unknown name, :func:`model_defaults` returns its defaults.
+and raises a clear error for an unknown name, :func:`model_defaults` returns its defaults (with a data set's own values, e.g. the LRR
+recipe's CIFAR-100 weight decay, on top).
 """
 
 from __future__ import annotations
@@ -35,16 +36,20 @@ class Model:
 
 _MODELS: dict[str, Callable[..., Model]] = {}
 _DEFAULTS: dict[str, dict[str, Any]] = {}
+_DATASET_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {}
 
 
-def register_model(name: str, defaults: dict[str, Any] | None = None):
+def register_model(name: str, defaults: dict[str, Any] | None = None,
+                   dataset_defaults: dict[str, dict[str, Any]] | None = None):
     """Register ``builder(**options) -> Model`` under ``name`` with its default training
     hyperparameters ``defaults`` (config field -> value; fields left out take the engine's
-    base defaults)."""
+    base defaults) and, per data set, the values that differ there (``dataset_defaults``:
+    data set name -> {field: value}, e.g. CIFAR-100's weight decay)."""
 
     def register(builder):
         _MODELS[name] = builder
         _DEFAULTS[name] = dict(defaults or {})
+        _DATASET_DEFAULTS[name] = {k: dict(v) for k, v in (dataset_defaults or {}).items()}
         return builder
 
     return register
@@ -64,11 +69,12 @@ def available_models() -> list[str]:
     return sorted(_MODELS)
 
 
-def model_defaults(name: str) -> dict[str, Any]:
-    """The default training hyperparameters registered with model ``name`` (``{}`` for an
-    unknown name: the config's validation names the model)."""
+def model_defaults(name: str, dataset: str | None = None) -> dict[str, Any]:
+    """The default training hyperparameters registered with model ``name``, with those it
+    registered for ``dataset`` on top (``{}`` for an unknown name: the config's validation
+    names the model)."""
     _load_builtin_models()
-    return dict(_DEFAULTS.get(name, {}))
+    return {**_DEFAULTS.get(name, {}), **_DATASET_DEFAULTS.get(name, {}).get(dataset, {})}
 
 
 def get_model(name: str, **options) -> Model:
