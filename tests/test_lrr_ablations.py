@@ -15,15 +15,9 @@ from lottery_core import sparsity
 from lottery_core.loops.levels import LEVEL_KEY_TAG
 from lottery_core.loops.lrr_methods import random_counts
 from lottery_core.store import flatten, layout, level_directory, load_tree
+# a one-hidden-layer MLP with the CIFAR recipe's options, 2 levels, on 128 real images
+from test_lrr_experiments import TINY
 
-#: a one-hidden-layer MLP with the CIFAR recipe's options (as tests/test_lrr_experiments.py)
-TINY = ["--model", "mlp", "--model-options", '{"widths": [32]}', "--train-subset", "128",
-        "--validation-size", "64", "--test-subset", "64", "--epochs", "1", "--warmup-epochs",
-        "1", "--levels", "2", "--seeds", "1", "--batch-size", "32", "--optimizer", "sgd",
-        "--schedule", "cosine", "--learning-rate", "0.01", "--final-learning-rate", "0.001",
-        "--momentum", "0.9", "--weight-decay", "1e-4", "--allocation", "global",
-        "--prune-fraction-output", "0.2", "--input-pipeline", "cifar", "--optimizer-state",
-        "carry", "--no-progress"]
 LEVELS = (0, 1, 2)
 
 
@@ -58,20 +52,24 @@ def test_random_masks_uniform_and_global(out, cifar10_dir):
         assert curve["remaining"] == pytest.approx([100.0, 80.0, 64.0], abs=0.01)
         run = run_dir(out, curve)
         kind = method.split("random-")[1]
+        paths = sparsity.prunable_paths(load_tree(run / "seed_0" / layout.INIT)["params"])
         for k in (1, 2):
-            params, mask = level(run, k - 1)
+            before = level_directory(run, 0, k - 1)
+            mask = flatten(load_tree(before / layout.MASK))
             _, new = level(run, k)
-            paths = list(sparsity.prunable_paths(load_tree(run / "seed_0" / layout.INIT)
-                                                 ["params"]))
             total = sum(int(mask[p].sum()) for p in paths)
-            total -= sparsity.prune_count(total, 0.2)
+            total -= sparsity.prune_count(total, 0.2)       # the magnitude schedule's count
             key = jax.random.fold_in(jax.random.PRNGKey(0), LEVEL_KEY_TAG + k)
-            expected = random_counts(kind, key, load_tree(level_directory(run, 0, k - 1) /
-                                                          layout.PARAMS),
-                                     load_tree(level_directory(run, 0, k - 1) / layout.MASK),
-                                     paths, total)
+            expected = random_counts(kind, key, load_tree(before / layout.PARAMS),
+                                     load_tree(before / layout.MASK), paths, total)
             assert {p: int(new[p].sum()) for p in paths} == expected
             assert all(not np.any(new[p] & ~mask[p]) for p in paths)       # nested
+            if kind == "global":    # one pooled draw: one score threshold across all layers
+                scores = flatten(sparsity.random_scores(key, load_tree(before / layout.PARAMS)))
+                kept = np.concatenate([np.asarray(scores[p])[new[p]] for p in paths])
+                dropped = np.concatenate([np.asarray(scores[p])[mask[p] & ~new[p]]
+                                          for p in paths])
+                assert kept.min() >= dropped.max()      # (float32 ties: index order)
         if kind == "uniform":       # one density in every layer (±1 weight of rounding)
             _, mask = level(run, 2)
             for p in paths:
