@@ -152,8 +152,8 @@ def test_experiments_share_runs_and_reject_bad_options(experiment_results, cifar
     assert results["sign-perturbation"][0]["curves"]["lrr+perturbed"]["run"] != runs["lrr"]
     assert sum(1 for p in (out / "runs-test64").iterdir() if p.name == runs["wr"]) == 1
     assert cli.main(["experiment", "random-masks", *TINY, "--data-dir", str(cifar10_dir),
-                     "--out", str(out), "--kinds", "uniform"]) == 2
-    assert "uniform" in capsys.readouterr().err
+                     "--out", str(out), "--kinds", "uniform,bogus"]) == 2
+    assert "bogus" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- BN networks

@@ -49,6 +49,35 @@ def test_cifar_defaults_are_the_papers_recipe_and_old_hashes_stay():
     assert "warmup_epochs" not in ExperimentConfig().identity()
 
 
+@pytest.mark.parametrize("model", ["resnet20", "resnet18"])
+def test_cifar100_recipe_is_the_default_of_lottery_run_and_the_experiments(model):
+    """CIFAR-100 (spec lrr.md §2.2 [C] cifar100 yaml): weight decay 1e-3, 160 epochs per
+    level, the rest as on CIFAR-10; an option given on the command line still wins."""
+    import lottery_cli.main as cli
+    from lottery_cli.commands.run import build_config
+    from lottery_core.experiments import _lrr_common
+
+    parser = cli.build_parser()
+    c100 = build_config(parser.parse_args(["run", "lrr", "--model", model, "--dataset",
+                                           "cifar100"])).resolved()
+    c10 = build_config(parser.parse_args(["run", "lrr", "--model", model, "--dataset",
+                                          "cifar10"])).resolved()
+    assert (c100.weight_decay, c100.epochs, c100.iterations) == (1e-3, 160, None)
+    assert (c10.weight_decay, c10.epochs) == (1e-4, 150)
+    different = {k for k, v in c100.to_dict().items() if c10.to_dict()[k] != v}
+    assert different == {"dataset", "weight_decay", "epochs"}
+    given = build_config(parser.parse_args(["run", "lrr", "--model", model, "--dataset",
+                                            "cifar100", "--weight-decay", "5e-4"])).resolved()
+    assert (given.weight_decay, given.epochs) == (5e-4, 160)
+    # the LRR experiments: the data set's 160 epochs, not their CIFAR-10 default of 150
+    experiment = parser.parse_args(["experiment", "lrr-vs-imp", "--model", model,
+                                    "--dataset", "cifar100"])
+    config = _lrr_common.make_config(experiment, "lrr").resolved()
+    assert (config.weight_decay, config.epochs) == (1e-3, 160)
+    experiment = parser.parse_args(["experiment", "lrr-vs-imp", "--model", model])
+    assert _lrr_common.make_config(experiment, "lrr").resolved().epochs == 150
+
+
 @pytest.mark.parametrize("fields, message", [
     (dict(final_learning_rate=0.5), "final_learning_rate"),
     (dict(warmup_epochs=-1), "warmup_epochs"),

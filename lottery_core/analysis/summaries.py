@@ -10,7 +10,11 @@ def summarize(records: list[dict], metric: str = "test_accuracy") -> dict:
     """``{run: {level: {"density", "values": [per seed], "seeds": [...]}}}``."""
     table: dict = defaultdict(dict)
     for r in records:
-        value = r["early_stop"]["test_accuracy"] if metric == "early_stop" else r[metric]
+        value = (r["early_stop"] or {}).get("test_accuracy") if metric == "early_stop" \
+            else r[metric]
+        if value is None:
+            raise ValueError(f"run {r['run']} has no validation set (validation_size 0), so "
+                             f"{metric} is undefined; use test_accuracy")
         entry = table[r["run"]].setdefault(r["level"], {"density": r["density"], "values": [],
                                                         "seeds": []})
         entry["values"].append(value)

@@ -147,7 +147,7 @@ class ExperimentConfig:
         """Fill ``None`` fields from the model's defaults (then the base defaults)."""
         from lottery_core.models import model_defaults
 
-        defaults = {**BASE_DEFAULTS, **model_defaults(self.model)}
+        defaults = {**BASE_DEFAULTS, **model_defaults(self.model, self.dataset)}
         values = {}
         for name, default in defaults.items():
             if getattr(self, name) is None:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lottery_core.store import write_results
+
 #: the spec's recipe lives in the model defaults (lottery_core/models/recipes.py); these are
 #: the experiment-level defaults (spec lrr.md §2.2: 150 epochs per level [C]/[S])
 DEFAULTS = dict(model="resnet20", dataset="cifar10", levels=10, epochs=150, seeds=3)
@@ -59,7 +61,11 @@ def base_values(args) -> dict:
 
     values.update(values_from_args(args, CONFIG_OPTIONS))
     if values.get("iterations") is None and "epochs" not in values:
-        values["epochs"] = DEFAULTS["epochs"]
+        from lottery_core.models import model_defaults
+
+        # the model's recipe for this data set (160 on CIFAR-100), else the experiments' 150
+        values["epochs"] = model_defaults(args.model, args.dataset).get("epochs",
+                                                                       DEFAULTS["epochs"])
     return {k: v for k, v in values.items() if v is not None}
 
 
@@ -118,6 +124,24 @@ def run(config, args, data) -> Path:
     return runner.run()
 
 
+def add_runs(args, data, directory: Path, results: dict, methods: dict[str, str],
+             labels: dict[str, str] | None = None) -> dict[str, Path]:
+    """Train (or reuse) the run of each ``{key: method}``; put its labelled accuracy curve in
+    ``results["curves"][key]`` and its sign flips vs the rewind point (summary per level) in
+    ``results["sign_flips_vs_init"][key]``, writing the results after each run. Returns
+    ``{key: run folder}``."""
+    seeds, runs = seeds_of(args), {}
+    for key, method in methods.items():
+        runs[key] = run(make_config(args, method), args, data)
+        results.setdefault("curves", {})[key] = {
+            "label": (labels or {}).get(key, method),
+            **accuracy_curve(runs[key], seeds, args.levels)}
+        results.setdefault("sign_flips_vs_init", {})[key] = sign_curves(
+            runs[key], seeds, args.levels)["vs_rewind_point"]
+        write_results(directory, results)
+    return runs
+
+
 def level_metrics(run_dir: Path, seeds: list[int], levels: int) -> dict[int, dict[int, dict]]:
     """``{level: {seed: metrics.json}}`` of a finished run."""
     from lottery_core.store import layout, level_directory, read_json
@@ -167,6 +191,34 @@ def accuracy_curve(run_dir: Path, seeds: list[int], levels: int) -> dict:
     return {"run": Path(run_dir).name, "levels": sorted(table), "density": density,
             "remaining": [100 * d for d in density], "test_accuracy": summary(final),
             "best_test_accuracy": summary(best)}
+
+
+def sign_curves(run_dir, seeds, levels) -> dict:
+    """Sign flips per level of a finished run, from its metrics: vs the rewind point (the
+    run's "init") and vs the previous level, overall (summaries) and per layer (seed means)."""
+    table = level_metrics(run_dir, seeds, levels)
+    density = [table[k][seeds[0]]["density"] for k in sorted(table)]
+
+    def overall(key):
+        return {k: {s: (None if m[key] is None else m[key]["overall"]) for s, m in row.items()}
+                for k, row in table.items()}
+
+    def layers(key):
+        out = {}
+        for k, row in table.items():
+            if row[seeds[0]][key] is None:
+                continue
+            names = row[seeds[0]][key]["layers"]
+            out[str(k)] = {p: sum(m[key]["layers"][p] for m in row.values()) / len(row)
+                           for p in names}
+        return out
+
+    return {"run": run_dir.name, "levels": sorted(table), "density": density,
+            "remaining": [100 * d for d in density],
+            "vs_rewind_point": summary(overall("sign_flips_vs_init")),
+            "vs_previous_level": summary(overall("sign_flips_vs_previous_level")),
+            "layers_vs_rewind_point": layers("sign_flips_vs_init"),
+            "layers_vs_previous_level": layers("sign_flips_vs_previous_level")}
 
 
 def plot_accuracy(curves: dict[str, dict], path: Path, title: str) -> Path:

@@ -1,9 +1,11 @@
-"""LRR paper: random masks (balanced, ERK) trained with LRR and with WR (spec lrr.md §2.3).
+"""LRR paper: random masks (balanced, ERK, uniform, global) with LRR and WR (spec lrr.md §2.3).
 
 Iterative random pruning to the magnitude schedule's exact global counts (20% per level),
-per-layer counts "balanced" (equal kept count per layer, capped at the layer size) or ERK
-(``--pruner random-balanced`` / ``random-erk``, with or without ``--reset-weights`` [C]).
-Level k keeps a uniformly random subset of level k−1's survivors per layer. Writes
+per-layer counts "balanced" (equal kept count per layer, capped at the layer size), ERK,
+"uniform" (one density in every layer) or "global" (survivors of all layers pooled)
+(``--pruner random-<kind>``, with or without ``--reset-weights`` [C];
+``lottery_core.loops.lrr_methods.random_counts``). Level k keeps a uniformly random subset of
+level k−1's survivors. ``--kinds`` defaults to balanced,erk (the spec lists all four). Writes
 ``results.json`` (accuracy curves and the per-layer densities of seed 0's masks) and
 ``accuracy_vs_remaining.png``; ``--with-magnitude`` adds the magnitude-pruned WR and LRR.
 """
@@ -20,7 +22,7 @@ NAME = "random-masks"
 def add_arguments(parser) -> None:
     common.add_common_arguments(parser)
     parser.add_argument("--kinds", type=comma_list(), default=["balanced", "erk"],
-                        help="random mask kinds: balanced, erk")
+                        help="random mask kinds: balanced, erk, uniform, global")
     parser.add_argument("--with-magnitude", action="store_true",
                         help="also train magnitude-pruned WR and LRR for reference")
 

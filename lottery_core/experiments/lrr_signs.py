@@ -23,32 +23,6 @@ def add_arguments(parser) -> None:
                         help="comma-separated level-loop methods")
 
 
-def sign_curves(run_dir, seeds, levels) -> dict:
-    table = common.level_metrics(run_dir, seeds, levels)
-    density = [table[k][seeds[0]]["density"] for k in sorted(table)]
-
-    def overall(key):
-        return {k: {s: (None if m[key] is None else m[key]["overall"]) for s, m in row.items()}
-                for k, row in table.items()}
-
-    def layers(key):
-        out = {}
-        for k, row in table.items():
-            if row[seeds[0]][key] is None:
-                continue
-            names = row[seeds[0]][key]["layers"]
-            out[str(k)] = {p: sum(m[key]["layers"][p] for m in row.values()) / len(row)
-                           for p in names}
-        return out
-
-    return {"run": run_dir.name, "levels": sorted(table), "density": density,
-            "remaining": [100 * d for d in density],
-            "vs_rewind_point": common.summary(overall("sign_flips_vs_init")),
-            "vs_previous_level": common.summary(overall("sign_flips_vs_previous_level")),
-            "layers_vs_rewind_point": layers("sign_flips_vs_init"),
-            "layers_vs_previous_level": layers("sign_flips_vs_previous_level")}
-
-
 def plot(results: dict, path) -> None:
     import matplotlib
 
@@ -86,7 +60,7 @@ def run(args) -> int:
                "methods": {}}
     for method, config in configs.items():
         run_dir = common.run(config, args, data)
-        results["methods"][method] = sign_curves(run_dir, seeds, args.levels)
+        results["methods"][method] = common.sign_curves(run_dir, seeds, args.levels)
         write_results(directory, results)
     plot(results, directory / "sign_flips.png")
     print(f"results: {directory / 'results.json'}\nfigure: {directory / 'sign_flips.png'}")

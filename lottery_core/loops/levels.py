@@ -467,14 +467,17 @@ class Runner:
             save_tree(directory / layout.OPT_STATE, state.opt_state)
         history = record["history"]
         last = history[-1]
-        best = min(history, key=lambda h: (h["val_loss"], h["step"]))
+        # without a validation set (validation_size 0) val metrics and early stopping are None
+        best = min(history, key=lambda h: (h["val_loss"], h["step"])) if "val_loss" in last \
+            else None
         density = sparsity.density_report(mask, self.paths)
         metrics = {
             "method": self.cfg.method, "seed": seed, "level": level,
-            "test_accuracy": last["test_accuracy"], "val_accuracy": last["val_accuracy"],
-            "test_loss": last["test_loss"], "val_loss": last["val_loss"],
-            "early_stop": {"step": best["step"], "test_accuracy": best["test_accuracy"],
-                           "val_accuracy": best["val_accuracy"], "val_loss": best["val_loss"]},
+            "test_accuracy": last["test_accuracy"], "val_accuracy": last.get("val_accuracy"),
+            "test_loss": last["test_loss"], "val_loss": last.get("val_loss"),
+            "early_stop": best and {"step": best["step"], "test_accuracy": best["test_accuracy"],
+                                    "val_accuracy": best["val_accuracy"],
+                                    "val_loss": best["val_loss"]},
             "density": density["overall"],
             "density_layers": {p: v["density"] for p, v in density["layers"].items()},
             "kept_weights": density["kept"], "prunable_weights": density["total"],
@@ -497,7 +500,8 @@ class Runner:
         if level == 0:                # θ_0, rewind and warmup files are final now
             integrity.seal(self.seed_dir(seed))
         self.log(f"  seed {seed} level {level}: density {density['overall']:.4f} "
-                 f"test {last['test_accuracy']:.4f} val {last['val_accuracy']:.4f} "
+                 f"test {last['test_accuracy']:.4f} "
+                 + (f"val {last['val_accuracy']:.4f} " if best else "") +
                  f"({record['seconds']:.1f} s)")
 
 

@@ -149,6 +149,9 @@ class OneShotRunner:
             len(local_devices(self.devices))), self.sparsifier.family)
         self.trainer.check_batch_size(self.cfg.batch_size)
         self.x_train, self.y_train, self.eval_sets = device_data(self.trainer, data)
+        if "val" not in self.eval_sets:
+            raise ValueError(f"one-shot method {self.method!r} reports validation metrics; "
+                             f"validation_size must be >= 1, got 0")
         identity = run_identity(self.config, self.settings)
         self.hash = identity_hash(identity)
         self.run_dir = open_run_directory(

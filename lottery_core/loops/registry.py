@@ -29,6 +29,8 @@ BUILTIN: tuple[Method, ...] = (
     *lrr_methods.RANDOM_MASK_METHODS,
     *pai_methods.PAI_METHODS,
     *reparam_methods.REPARAM_METHODS,
+    *lrr_methods.FIXED_SIGN_METHODS,
+    lrr_methods.LRR_INIT_SIGNS,
 )
 
 METHODS: dict[str, Method] = {method.name: method for method in BUILTIN}

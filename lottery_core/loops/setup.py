@@ -64,8 +64,10 @@ class TrainerSpec:
 
 def device_data(trainer, dataset) -> tuple:
     """``(x_train, y_train, {"val": (x, y), "test": (x, y)})`` placed on ``trainer``'s devices
-    once, for every step and evaluation of the run."""
+    once, for every step and evaluation of the run; no ``"val"`` without validation examples
+    (``validation_size`` 0: training on the whole training set)."""
     x_train, y_train = trainer.put((dataset.x_train, dataset.y_train))
-    eval_sets = {"val": trainer.put((dataset.x_val, dataset.y_val)),
-                 "test": trainer.put((dataset.x_test, dataset.y_test))}
+    eval_sets = {"val": trainer.put((dataset.x_val, dataset.y_val))} if len(dataset.y_val) \
+        else {}
+    eval_sets["test"] = trainer.put((dataset.x_test, dataset.y_test))
     return x_train, y_train, eval_sets

@@ -9,7 +9,8 @@ dense weights, the prunable ones by default. BatchNorm running statistics live i
 Models register themselves with :func:`register_model`, together with their default training
 hyperparameters (keys are fields of :class:`lottery_core.config.ExperimentConfig`; the
 source of each recipe is stated where it is registered); :func:`get_model` builds one by name
-and raises a clear error for an unknown name, :func:`model_defaults` returns its defaults,
+and raises a clear error for an unknown name, :func:`model_defaults` returns its defaults (with
+a data set's own values, e.g. the LRR recipe's CIFAR-100 weight decay, on top),
 :func:`check_model_options` checks a user's ``model_options`` against the builder's options
 (:func:`model_options`) before anything is built.
 """
@@ -38,6 +39,7 @@ class Model:
 _MODELS: dict[str, Callable[..., Model]] = {}
 _DEFAULTS: dict[str, dict[str, Any]] = {}
 _OPTIONS: dict[str, dict[str, Any]] = {}
+_DATASET_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {}
 
 #: builder parameters the data set fixes (``setup.load_data_and_model``), never model options
 DATA_PARAMETERS = ("input_shape", "num_classes")
@@ -54,17 +56,21 @@ def keyword_options(builder: Callable, exclude: tuple[str, ...] = ()) -> dict[st
 
 
 def register_model(name: str, defaults: dict[str, Any] | None = None,
-                   options: dict[str, Any] | None = None):
+                   options: dict[str, Any] | None = None,
+                   dataset_defaults: dict[str, dict[str, Any]] | None = None):
     """Register ``builder(**options) -> Model`` under ``name`` with its default training
     hyperparameters ``defaults`` (config field -> value; fields left out take the engine's
-    base defaults) and the ``options`` a user may pass (``model_options``: name -> default,
+    base defaults), the ``options`` a user may pass (``model_options``: name -> default,
     whose type a given value must have; default: :func:`keyword_options` of the builder,
-    which a builder taking ``**options`` must replace)."""
+    which a builder taking ``**options`` must replace) and, per data set, the values that
+    differ there (``dataset_defaults``: data set name -> {field: value}, e.g. CIFAR-100's
+    weight decay)."""
 
     def register(builder):
         _MODELS[name] = builder
         _DEFAULTS[name] = dict(defaults or {})
         _OPTIONS[name] = dict(keyword_options(builder) if options is None else options)
+        _DATASET_DEFAULTS[name] = {k: dict(v) for k, v in (dataset_defaults or {}).items()}
         return builder
 
     return register
@@ -84,11 +90,12 @@ def available_models() -> list[str]:
     return sorted(_MODELS)
 
 
-def model_defaults(name: str) -> dict[str, Any]:
-    """The default training hyperparameters registered with model ``name`` (``{}`` for an
-    unknown name: the config's validation names the model)."""
+def model_defaults(name: str, dataset: str | None = None) -> dict[str, Any]:
+    """The default training hyperparameters registered with model ``name``, with those it
+    registered for ``dataset`` on top (``{}`` for an unknown name: the config's validation
+    names the model)."""
     _load_builtin_models()
-    return dict(_DEFAULTS.get(name, {}))
+    return {**_DEFAULTS.get(name, {}), **_DATASET_DEFAULTS.get(name, {}).get(dataset, {})}
 
 
 def model_options(name: str) -> dict[str, Any]:

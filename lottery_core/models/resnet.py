@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 
 from . import Model, keyword_options, register_model
-from .recipes import LRR_CIFAR
+from .recipes import LRR_CIFAR, LRR_CIFAR_DATASETS
 from .layers import batchnorm, conv, conv_spec, init_batchnorm, materialize_kernels, resolve_compute_dtype
 
 SHORTCUTS = ("projection", "pad")
@@ -133,7 +133,7 @@ def build_cifar_resnet(
     return Model(name=name, input_shape=tuple(input_shape), num_classes=num_classes, init=init, apply=apply)
 
 
-@register_model("resnet_cifar", defaults=LRR_CIFAR,
+@register_model("resnet_cifar", defaults=LRR_CIFAR, dataset_defaults=LRR_CIFAR_DATASETS,
                 options={"depth": 20, **keyword_options(build_cifar_resnet)})
 def resnet_cifar(depth: int = 20, **options) -> Model:
     """ResNet-(6n+2) for CIFAR (He et al. 2016, §4.2): three stages of n BasicBlocks at
@@ -146,7 +146,7 @@ def resnet_cifar(depth: int = 20, **options) -> Model:
 
 
 def _register_depth(depth: int) -> None:
-    @register_model(f"resnet{depth}", defaults=LRR_CIFAR,
+    @register_model(f"resnet{depth}", defaults=LRR_CIFAR, dataset_defaults=LRR_CIFAR_DATASETS,
                     options=keyword_options(build_cifar_resnet))
     def builder(**options) -> Model:
         return resnet_cifar(depth=depth, **options)
@@ -158,7 +158,8 @@ for _depth in (20, 32, 44, 56, 110):
     _register_depth(_depth)
 
 
-@register_model("resnet18", defaults=LRR_CIFAR, options=keyword_options(build_cifar_resnet))
+@register_model("resnet18", defaults=LRR_CIFAR, dataset_defaults=LRR_CIFAR_DATASETS,
+                options=keyword_options(build_cifar_resnet))
 def resnet18(**options) -> Model:
     """ResNet-18 with the CIFAR stem [C] ``models/resnet18.py``: [2,2,2,2] BasicBlocks at
     64/128/256/512 (times ``width_multiplier``), 1x1-conv classifier. Same options as
@@ -166,7 +167,8 @@ def resnet18(**options) -> Model:
     return build_cifar_resnet("resnet18", (2, 2, 2, 2), 64, **options)
 
 
-@register_model("resnet34", defaults=LRR_CIFAR, options=keyword_options(build_cifar_resnet))
+@register_model("resnet34", defaults=LRR_CIFAR, dataset_defaults=LRR_CIFAR_DATASETS,
+                options=keyword_options(build_cifar_resnet))
 def resnet34(**options) -> Model:
     """ResNet-34 with the CIFAR stem [C] ``models/resnet18.py``: [3,4,6,3] BasicBlocks."""
     return build_cifar_resnet("resnet34", (3, 4, 6, 3), 64, **options)

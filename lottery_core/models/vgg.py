@@ -20,7 +20,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from . import Model, keyword_options, register_model
-from .recipes import LRR_CIFAR
+from .recipes import LRR_CIFAR, LRR_CIFAR_DATASETS
 from .layers import batchnorm, conv, conv_spec, dense, dense_spec, init_batchnorm, materialize_kernels, resolve_compute_dtype
 
 VGG_PLANS = {
@@ -87,7 +87,7 @@ def build_vgg(
 
 
 def _register(depth: int) -> None:
-    @register_model(f"vgg{depth}", defaults=LRR_CIFAR,
+    @register_model(f"vgg{depth}", defaults=LRR_CIFAR, dataset_defaults=LRR_CIFAR_DATASETS,
                     options=keyword_options(build_vgg, exclude=("depth",)))
     def builder(**options) -> Model:
         return build_vgg(depth=depth, **options)

@@ -2,7 +2,7 @@
 
 * :mod:`.scores`: magnitude, random, SNIP / GraSP / SynFlow, Zhou et al.'s criteria scores;
 * :mod:`.allocation`: the layers, per-layer fractions and counts (rounding policies), ERK,
-  balanced and fitted counts;
+  balanced, uniform and fitted counts;
 * :mod:`.topk`: the one exact-count selection (tie and count policies explicit);
 * :mod:`.masks`: boolean mask pytrees: a pruning level, random masks, density masks, reports;
 * methods built on them: :mod:`.criteria` (Zhou et al. mask criteria), :mod:`.mask_actions`

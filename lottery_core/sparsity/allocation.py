@@ -11,9 +11,10 @@ Layers are the prunable leaves (named ``kernel``), addressed by their '/'-joined
 
 Allocation across layers: ``"layerwise"`` (every layer its own count) or ``"global"`` (the
 layers pooled, one count); ERK densities (Evci et al. 2020) and the balanced / ERK / fitted
-counts of the LRR paper's random masks (spec lrr.md §2.3 [C]); the level loop's total count
-after k levels (:func:`schedule_total`) and its spread over the layers for pruning at
-initialization (:func:`count_groups`: global, uniform, balanced, ERK).
+counts of the LRR paper's random masks (spec lrr.md §2.3 [C]); uniform counts (one density
+in every layer); the level loop's total count after k levels (:func:`schedule_total`) and its
+spread over the layers for pruning at initialization (:func:`count_groups`: global, uniform,
+balanced, ERK).
 """
 
 from __future__ import annotations
@@ -233,7 +234,7 @@ def erk_counts(params, total: int, paths: list[str]) -> dict[str, int]:
 def uniform_counts(sizes: dict[str, int], total: int) -> dict[str, int]:
     """The same density ``total / Σ n_l`` in every layer: ``round_half_up(d·n_l)`` each, the
     rounding remainder (under one weight per layer) fitted by :func:`fit_counts` so the total
-    is exactly ``total``."""
+    is exactly ``total`` [C] ``--pruner random-uniform``."""
     density = total / sum(sizes.values())
     return fit_counts({p: kept_count(density, n) for p, n in sizes.items()}, sizes, total)
 
