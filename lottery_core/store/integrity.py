@@ -164,16 +164,21 @@ def verify(folder: Path) -> bool:
 
 
 # ----------------------------------------------------------------------------- readability
-def check_readable(path: Path) -> None:
-    """Read ``path`` back completely: JSON parsed, every ``.npz`` member checked against its
-    CRC-32, anything else read. An unreadable file raises :class:`CorruptRunError`."""
-    path = Path(path)
+def _read_bytes(path: Path) -> bytes:
+    """The bytes of ``path``; missing or unreadable: :class:`CorruptRunError` naming it."""
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise corrupt(path, "missing") from None
     except OSError as exc:
         raise corrupt(path, f"cannot be read ({exc.strerror or exc})") from exc
+
+
+def check_readable(path: Path) -> None:
+    """Read ``path`` back completely: JSON parsed, every ``.npz`` member checked against its
+    CRC-32, anything else read. An unreadable file raises :class:`CorruptRunError`."""
+    path = Path(path)
+    data = _read_bytes(path)
     if path.suffix == ".json":
         try:
             json.loads(data)
@@ -221,12 +226,7 @@ def read_json(path: Path) -> Any:
     files = _manifest(path.parent)
     if files is not None and path.name in files:
         _check_entry(path, files[path.name])
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise corrupt(path, "missing") from None
-    except OSError as exc:
-        raise corrupt(path, f"cannot be read ({exc.strerror or exc})") from exc
+    data = _read_bytes(path)
     try:
         return json.loads(data)
     except json.JSONDecodeError as exc:
