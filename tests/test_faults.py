@@ -18,7 +18,6 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -150,12 +149,14 @@ def test_corrupt_gzip_names_the_file(mnist, tmp_path):
 def _fail_writes_under(monkeypatch, folder_part: str, code: int) -> None:
     """Make every write the atomic writer starts in a folder whose path contains
     ``folder_part`` fail at ``fsync`` with ``code`` (as a full disk does)."""
-    real_mkstemp, real_fsync = tempfile.mkstemp, os.fsync
+    from lottery_core.store import io
+
+    real_create, real_fsync = io._create_sibling, os.fsync
     doomed = set()
 
-    def mkstemp(*args, **kwargs):
-        fd, name = real_mkstemp(*args, **kwargs)
-        if folder_part in str(kwargs.get("dir", "")):
+    def create_sibling(path):
+        fd, name = real_create(path)
+        if folder_part in str(Path(path).parent):
             doomed.add(fd)
         return fd, name
 
@@ -164,7 +165,7 @@ def _fail_writes_under(monkeypatch, folder_part: str, code: int) -> None:
             raise OSError(code, os.strerror(code))
         return real_fsync(fd)
 
-    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(io, "_create_sibling", create_sibling)
     monkeypatch.setattr(os, "fsync", fsync)
 
 
