@@ -124,11 +124,14 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     lines = [f"{s['runs']} {runs} ({report['preset']}, {seeds_text(report['seeds'])}): {counted}."]
     if s["reused"]:
         lines.append(f"{s['reused']} of them reused from earlier records (--fresh recomputes).")
-    known = [c for c in report["by_claim"] if c["verdict"] in verdicts.KNOWN_DEVIATIONS]
-    if known:
-        lines.append("Not reproduced here (known deviations, measured and documented): "
-                     + "; ".join(f"{c['claim']} ({c['verdict'].lower()}, {c['expected']['doc']})"
-                                 for c in known) + ".")
+    headings = {verdicts.NOT_REPRODUCED: "Not reproduced (known, measured and documented)",
+                verdicts.SPEC_THRESHOLD_NOT_MET: "Spec thresholds [R] not met (known, measured "
+                "and documented; thresholds the spec derived, not the paper's)"}
+    for label, heading in headings.items():
+        known = [c for c in report["by_claim"] if c["verdict"] == label]
+        if known:
+            lines.append(f"{heading}: " + "; ".join(
+                f"{c['claim']} ({c['expected']['doc']})" for c in known) + ".")
     bad = [c for c in report["by_claim"] if not verdicts.accepted(c["verdict"])]
     if bad:
         lines.append("Not matching the record: " + ", ".join(

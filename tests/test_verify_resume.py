@@ -113,7 +113,8 @@ def test_known_deviations_exit_0_and_strict_exits_1(toy_registry, tmp_path, caps
     assert "SPEC THRESHOLD [R] NOT MET" in row and "NOT REPRODUCED" not in row
     assert "    rule: observed >= 0 (toy rule)" in out
     assert f"known: the toy measures a miss. See {DOC}" in out
-    assert "Not reproduced here (known deviations" in out and "toyv.paper" in out
+    assert f"Not reproduced (known, measured and documented): toyv.paper ({DOC})." in out
+    assert f"Spec thresholds [R] not met (known" in out and f"toyv.threshold ({DOC})" in out
     assert "exit 0" in out
     markdown = (tmp_path / "report.md").read_text()
     assert "SPEC THRESHOLD [R] NOT MET" in markdown and DOC in markdown
