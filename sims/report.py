@@ -53,7 +53,7 @@ def build(claims, *, preset: str, seeds: list[int], done: dict, reused: set, str
     records, ``reused`` holds the keys taken from an earlier run."""
     entries, by_claim = [], []
     for claim in claims:
-        labels, passed, observed, comparison = {}, 0, [], None
+        labels, passed, comparison = {}, 0, None
         for seed in seeds:
             record = done.get((claim.id, seed))
             label = verdicts.verdict(record, claim.expected)
@@ -66,7 +66,6 @@ def build(claims, *, preset: str, seeds: list[int], done: dict, reused: set, str
             entries.append(dict(record, verdict=label, reused=(claim.id, seed) in reused,
                                 expected=_expected(claim)))
             passed += bool(record["passed"]) and not record.get("error")
-            observed.append(record["observed"])
             comparison = comparison or record["comparison"]
         finished = sum(label != verdicts.NOT_RUN for label in labels.values())
         by_claim.append({
@@ -84,7 +83,8 @@ def build(claims, *, preset: str, seeds: list[int], done: dict, reused: set, str
                "reused": len(reused), "passed": sum(e.get("passed") is True and not e.get("error")
                                                     for e in entries),
                "verdicts": verdicts.counts(all_labels),
-               "exit_code": verdicts.exit_code(all_labels, strict=strict)}
+               "exit_code": 130 if interrupted else verdicts.exit_code(all_labels,
+                                                                      strict=strict)}
     return {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "preset": preset, "seeds": list(seeds), "strict": strict, "interrupted": interrupted,
@@ -132,12 +132,20 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         if known:
             lines.append(f"{heading}: " + "; ".join(
                 f"{c['claim']} ({c['expected']['doc']})" for c in known) + ".")
-    bad = [c for c in report["by_claim"] if not verdicts.accepted(c["verdict"])]
+    bad = [c for c in report["by_claim"]
+           if not verdicts.accepted(c["verdict"]) and c["verdict"] != verdicts.NOT_RUN]
     if bad:
         lines.append("Not matching the record: " + ", ".join(
             f"{c['claim']} ({c['verdict']})" for c in bad) + ".")
-    rule = ("only REPRODUCED passes (--strict)" if report["strict"]
-            else "every verdict must match its record; --strict also fails on known deviations")
+    not_run = [c["claim"] for c in report["by_claim"] if c["verdict"] == verdicts.NOT_RUN]
+    if not_run:
+        lines.append(f"Not run: {', '.join(not_run)}.")
+    if report["interrupted"]:
+        rule = "interrupted; rerun the same command to resume"
+    elif report["strict"]:
+        rule = "only REPRODUCED passes (--strict)"
+    else:
+        rule = "every verdict must match its record; --strict also fails on known deviations"
     lines.append(f"exit {s['exit_code']}: {rule}.")
     return lines
 
@@ -196,7 +204,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         + (", strict" if report["strict"] else ""),
         f"- code: toolkit {report['code']['toolkit']}, git commit "
         f"{report['code']['git_commit'] or 'unknown'}",
-        f"- environment: " + ", ".join(f"{k} {v}" for k, v in report["environment"].items()),
+        "- environment: " + ", ".join(f"{k} {v}" for k, v in report["environment"].items()),
     ]
     if report["interrupted"] or s["finished"] < s["runs"]:
         lines.append(f"- **partial report**: {s['finished']} of {s['runs']} claim runs finished"
