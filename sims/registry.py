@@ -3,13 +3,16 @@
 A claim is registered under a stable id ``<topic>.<name>`` (e.g.
 ``one_neuron.d1_success_rule``) by the topic's claim module ``sims/<topic>/claims.py``. Its
 function takes a :class:`ClaimContext` (seed, preset, where to put figures) and returns an
-:class:`Outcome` (predicted value, observed value, tolerance). The runner in :mod:`sims.verify`
-adds the bookkeeping (timing, seed, preset) and turns it into the record of
+:class:`Outcome` (predicted value, observed value, tolerance, the comparison rule). A claim
+whose pass rule is known to fail, for a measured and documented reason, carries an
+:class:`Expected` record (``@claim(..., expected=Expected(...))``); :mod:`sims.verdicts` turns
+"passed" and that record into the claim's verdict. The runner in :mod:`sims.verify` adds the
+bookkeeping (timing, seed, preset, code version) and turns it into the record of
 DESIGN.md::
 
     {"claim": ..., "source": ..., "statement": ..., "predicted": ...,
-     "observed": ..., "tolerance": ..., "passed": ..., "preset": ...,
-     "seed": ..., "seconds": ..., "figure": ...}
+     "observed": ..., "tolerance": ..., "comparison": ..., "passed": ..., "preset": ...,
+     "seed": ..., "seconds": ..., "figure": ..., "code_version": ...}
 """
 
 from __future__ import annotations
@@ -50,19 +53,31 @@ class ClaimContext:
 class Outcome:
     """What a claim measured.
 
-    ``passed`` defaults to ``|observed - predicted| <= tolerance``; a claim whose check is
-    of another form (a one-sided bound, an ordering) sets it explicitly and says so in
-    ``comparison``. ``details`` holds anything else worth keeping (sample sizes, standard
-    errors, per-setting tables); it must be JSON-serialisable.
+    ``passed`` defaults to ``|observed - predicted| <= tolerance``, and ``comparison`` then
+    defaults to that rule with the tolerance written out. A claim whose check is of another
+    form (a one-sided bound, an ordering, several conditions) sets ``passed`` explicitly and
+    must state the rule it used in ``comparison`` (one line, the numbers written out).
+    ``details`` holds anything else worth keeping (sample sizes, standard errors, per-setting
+    tables); it must be JSON-serialisable.
     """
 
     predicted: float
     observed: float
     tolerance: float
     passed: bool | None = None
-    comparison: str = "|observed - predicted| <= tolerance"
+    comparison: str | None = None
     figure: str | None = None
     details: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.passed is not None and not self.comparison:
+            raise ValueError("an Outcome that sets passed= must state its rule in comparison=")
+
+    def resolved_comparison(self) -> str:
+        """The rule that decided ``passed``, as shown in the table and the report."""
+        if self.comparison:
+            return self.comparison
+        return f"|observed − predicted| <= {float(self.tolerance):.3g}"
 
     def resolved_passed(self) -> bool:
         if self.passed is not None:
@@ -73,11 +88,39 @@ class Outcome:
 
 
 @dataclasses.dataclass(frozen=True)
+class Expected:
+    """A known deviation: the claim's pass rule fails, measured and explained in ``doc``.
+
+    ``verdict`` says what the miss means (:data:`sims.verdicts.NOT_REPRODUCED`: the paper's
+    statement is not reproduced; :data:`sims.verdicts.SPEC_THRESHOLD_NOT_MET`: a threshold
+    the spec derived itself, labelled [R], is missed, which is not a non-reproduction of the
+    paper). ``reason`` is one sentence with the measurement; ``doc`` is
+    ``docs/<page>.md#<heading-anchor>``, the diagnosis. Never move a threshold instead.
+    """
+
+    verdict: str
+    reason: str
+    doc: str
+
+    def __post_init__(self):
+        from sims.verdicts import KNOWN_DEVIATIONS
+
+        if self.verdict not in KNOWN_DEVIATIONS:
+            raise ValueError(f"Expected verdict {self.verdict!r} is not one of "
+                             f"{', '.join(KNOWN_DEVIATIONS)}")
+        if not self.reason.strip():
+            raise ValueError("Expected needs a reason")
+        if not (self.doc.startswith("docs/") and ".md#" in self.doc):
+            raise ValueError(f"Expected doc {self.doc!r} must look like docs/<page>.md#<anchor>")
+
+
+@dataclasses.dataclass(frozen=True)
 class Claim:
     id: str
     source: str
     statement: str
     function: Callable[[ClaimContext], Outcome]
+    expected: Expected | None = None
 
     @property
     def module(self) -> str:
@@ -87,11 +130,12 @@ class Claim:
 _REGISTRY: dict[str, Claim] = {}
 
 
-def claim(claim_id: str, *, source: str, statement: str):
+def claim(claim_id: str, *, source: str, statement: str, expected: Expected | None = None):
     """Register ``function(ctx) -> Outcome`` under ``claim_id``.
 
     ``source`` names where the statement comes from (paper, section, equation, and the
     spec's label: [P] paper, [R] derived for the spec, [V] checked numerically).
+    ``expected`` records a known, documented deviation (see :class:`Expected`).
     """
     if "." not in claim_id:
         raise ValueError(f"claim id {claim_id!r} must look like '<module>.<name>'")
@@ -100,7 +144,7 @@ def claim(claim_id: str, *, source: str, statement: str):
         existing = _REGISTRY.get(claim_id)
         if existing is not None and existing.function.__qualname__ != function.__qualname__:
             raise ValueError(f"claim id {claim_id!r} is registered twice")
-        _REGISTRY[claim_id] = Claim(claim_id, source, statement, function)
+        _REGISTRY[claim_id] = Claim(claim_id, source, statement, function, expected)
         return function
 
     return register

@@ -1,22 +1,24 @@
-"""Run registered claims and write ``report.json``, ``report.md`` and the figures.
+"""Run registered claims, keep each finished record, and write ``report.json``, ``report.md``.
 
-The report is written atomically (temporary file, then rename), so an interrupted run
-never leaves a half-written report behind.
+Each claim's record is written (atomically) as soon as the claim finishes
+(:mod:`sims.records`), and the report is rewritten after every claim, so an interrupted or
+crashed run leaves a report of what finished, with the rest marked ``NOT RUN``; rerunning the
+same command reuses the finished records (same preset, seed and code version). Several seeds
+run seed by seed, every claim at each (the claims of one seed share cached simulations).
 """
 
 from __future__ import annotations
 
-import datetime
 import json
 import math
-import platform
 import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from lottery_core.store import atomic_write_text
+from sims import records, report
 from sims.registry import PRESETS, Claim, ClaimContext, Outcome
 
 
@@ -35,11 +37,15 @@ def _json_ready(value: Any) -> Any:
     return str(value)
 
 
-def run_claim(claim: Claim, *, seed: int, preset: str, out_dir: Path) -> dict[str, Any]:
-    """Run one claim and return its record. An exception becomes a failed record with the error."""
+def run_claim(claim: Claim, *, seed: int, preset: str, out_dir: Path,
+              code_version: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run one claim and return its record. An exception becomes a failed record with the error
+    (``KeyboardInterrupt`` is not caught: an interrupted claim has no record)."""
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; allowed: {', '.join(PRESETS)}")
-    context = ClaimContext(seed=seed, preset=preset, figure_dir=Path(out_dir) / "figures")
+    out_dir = Path(out_dir)
+    figure_dir = records.figure_dir(out_dir, preset, seed)
+    context = ClaimContext(seed=seed, preset=preset, figure_dir=figure_dir)
     start = time.perf_counter()
     error = None
     try:
@@ -48,11 +54,13 @@ def run_claim(claim: Claim, *, seed: int, preset: str, out_dir: Path) -> dict[st
             raise TypeError(f"claim {claim.id} returned {type(outcome).__name__}, not Outcome")
         passed = outcome.resolved_passed()
     except Exception as exc:  # a broken claim is a failed claim, with the reason recorded
-        outcome = Outcome(predicted=float("nan"), observed=float("nan"), tolerance=float("nan"))
+        outcome = Outcome(predicted=float("nan"), observed=float("nan"), tolerance=float("nan"),
+                          passed=False, comparison="(the claim raised an error)")
         passed = False
         error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         outcome.details["traceback"] = traceback.format_exc()
     seconds = time.perf_counter() - start
+    figure = (figure_dir / outcome.figure).relative_to(out_dir).as_posix() if outcome.figure else None
     record = {
         "claim": claim.id,
         "source": claim.source,
@@ -60,120 +68,87 @@ def run_claim(claim: Claim, *, seed: int, preset: str, out_dir: Path) -> dict[st
         "predicted": outcome.predicted,
         "observed": outcome.observed,
         "tolerance": outcome.tolerance,
-        "comparison": outcome.comparison,
+        "comparison": outcome.resolved_comparison(),
         "passed": passed,
         "preset": preset,
         "seed": seed,
         "seconds": round(seconds, 3),
-        "figure": f"figures/{outcome.figure}" if outcome.figure else None,
+        "figure": figure,
         "details": outcome.details,
+        "code_version": code_version or records.code_version(claim, records.git_commit()),
     }
     if error:
         record["error"] = error
     return _json_ready(record)
 
 
-def environment() -> dict[str, str]:
-    info = {"python": sys.version.split()[0], "platform": platform.platform()}
-    try:
-        import jax
-
-        info["jax"] = jax.__version__
-        info["jax_backend"] = jax.default_backend()
-    except Exception as exc:  # jax is a dependency; still, a report without it is useful
-        info["jax"] = f"unavailable ({exc})"
-    import numpy
-
-    info["numpy"] = numpy.__version__
-    return info
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def render_markdown(report: dict[str, Any]) -> str:
-    lines = [
-        "# lottery verify report",
-        "",
-        f"- created: {report['created']}",
-        f"- preset: `{report['preset']}`, seed: {report['seed']}",
-        f"- passed: {report['summary']['passed']} / {report['summary']['total']}",
-        f"- environment: " + ", ".join(f"{k} {v}" for k, v in report["environment"].items()),
-        "",
-        "| claim | predicted | observed | tolerance | passed | seconds |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in report["claims"]:
-        mark = "PASS" if r["passed"] else "**FAIL**"
-        lines.append(
-            f"| `{r['claim']}` | {_fmt(r['predicted'])} | {_fmt(r['observed'])} | "
-            f"{_fmt(r['tolerance'])} | {mark} | {_fmt(r['seconds'])} |"
-        )
-    lines.append("")
-    for r in report["claims"]:
-        lines += [f"## `{r['claim']}`", "", f"*Source:* {r['source']}", "", r["statement"], ""]
-        lines.append(
-            f"Predicted {_fmt(r['predicted'])}, observed {_fmt(r['observed'])}, "
-            f"tolerance {_fmt(r['tolerance'])} ({r['comparison']}): "
-            f"{'passed' if r['passed'] else 'FAILED'}."
-        )
-        if r.get("error"):
-            lines += ["", "```", r["error"], "```"]
-        details = {k: v for k, v in r["details"].items() if k != "traceback"}
-        if details:
-            lines += ["", "<details><summary>details</summary>", "", "```json",
-                      json.dumps(details, indent=1), "```", "", "</details>"]
-        if r["figure"]:
-            lines += ["", f"![{r['claim']}]({r['figure']})"]
-        lines.append("")
-    return "\n".join(lines)
+def _write(out_dir: Path, rep: dict[str, Any]) -> None:
+    atomic_write_text(out_dir / "report.json", json.dumps(rep, indent=2) + "\n")
+    atomic_write_text(out_dir / "report.md", report.render_markdown(rep))
 
 
 def verify(claims: list[Claim], *, preset: str = "quick", seed: int = 0,
-           out_dir: Path = Path("reports"), progress: bool = True,
-           stream=None) -> dict[str, Any]:
-    """Run ``claims``, print a table, write ``report.json`` and ``report.md``; return the report."""
+           seeds: Sequence[int] | None = None, out_dir: Path = Path("reports"),
+           progress: bool = True, stream=None, fresh: bool = False,
+           strict: bool = False) -> dict[str, Any]:
+    """Run ``claims`` at ``seed`` (or at each of ``seeds``), reusing finished records unless
+    ``fresh``; write the reports after every claim; print the table; return the report.
+
+    On ``KeyboardInterrupt`` the partial report is written and returned with
+    ``report["interrupted"]`` true (nothing is printed: the caller says what happened).
+    """
     from tqdm import tqdm
 
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; allowed: {', '.join(PRESETS)}")
+    seeds = [seed] if seeds is None else [int(s) for s in seeds]
     stream = stream or sys.stdout
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    records = []
-    bar = tqdm(claims, desc=f"verify ({preset})", unit="claim", disable=not progress,
+    commit = records.git_commit()
+    code = {"toolkit": records.toolkit_version(), "git_commit": commit}
+    versions = {c.id: records.code_version(c, commit) for c in claims}
+    runs = [(s, c) for s in seeds for c in claims]
+    done: dict[tuple[str, int], dict[str, Any]] = {}
+    if not fresh:
+        for s, c in runs:
+            record = records.reusable(out_dir, c.id, preset, s, versions[c.id])
+            if record is not None:
+                done[(c.id, s)] = record
+    reused = set(done)
+    if reused:
+        print(f"reusing {len(reused)} of {len(runs)} finished claim records in "
+              f"{out_dir / records.RECORDS} (same preset, seed and code version; --fresh "
+              f"recomputes them)", file=stream)
+    env = report.environment()
+
+    def current(interrupted: bool = False) -> dict[str, Any]:
+        return report.build(claims, preset=preset, seeds=seeds, done=done, reused=reused,
+                            strict=strict, code=code, interrupted=interrupted,
+                            environment_info=env)
+
+    todo = [(s, c) for s, c in runs if (c.id, s) not in done]
+    _write(out_dir, current())
+    bar = tqdm(todo, desc=f"verify ({preset})", unit="claim", disable=not progress,
                file=sys.stderr, dynamic_ncols=True)
-    for claim in bar:
-        bar.set_postfix_str(claim.id)
-        records.append(run_claim(claim, seed=seed, preset=preset, out_dir=out_dir))
+    try:
+        for s, c in bar:
+            bar.set_postfix_str(c.id if len(seeds) == 1 else f"{c.id} seed {s}")
+            record = run_claim(c, seed=s, preset=preset, out_dir=out_dir,
+                               code_version=versions[c.id])
+            records.save(out_dir, record)
+            done[(c.id, s)] = record
+            _write(out_dir, current())
+    except KeyboardInterrupt:
+        bar.close()
+        rep = current(interrupted=True)
+        _write(out_dir, rep)
+        return rep
     bar.close()
-    passed = sum(r["passed"] for r in records)
-    report = {
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "preset": preset,
-        "seed": seed,
-        "environment": environment(),
-        "summary": {"total": len(records), "passed": passed, "failed": len(records) - passed},
-        "claims": records,
-    }
-    atomic_write_text(out_dir / "report.json", json.dumps(report, indent=2) + "\n")
-    atomic_write_text(out_dir / "report.md", render_markdown(report))
-    print_table(records, stream)
-    print(f"{passed}/{len(records)} claims passed; report in {out_dir / 'report.md'}", file=stream)
-    return report
-
-
-def print_table(records: list[dict[str, Any]], stream) -> None:
-    width = max([len(r["claim"]) for r in records] + [5])
-    header = f"{'claim':<{width}}  {'predicted':>11}  {'observed':>11}  {'tolerance':>10}  result  seconds"
-    print(header, file=stream)
-    print("-" * len(header), file=stream)
-    for r in records:
-        print(
-            f"{r['claim']:<{width}}  {_fmt(r['predicted']):>11}  {_fmt(r['observed']):>11}  "
-            f"{_fmt(r['tolerance']):>10}  {'PASS' if r['passed'] else 'FAIL':<6}  {r['seconds']:>7.2f}",
-            file=stream,
-        )
-        if r.get("error"):
-            print(f"    error: {r['error']}", file=stream)
+    rep = current()
+    _write(out_dir, rep)
+    report.print_table(rep, stream)
+    for line in report.summary_lines(rep):
+        print(line, file=stream)
+    print(f"report in {out_dir / 'report.md'}", file=stream)
+    return rep

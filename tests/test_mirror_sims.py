@@ -28,8 +28,8 @@ def test_quick_preset_passes_every_claim(tmp_path):
     assert not failed, failed
     saved = json.loads((tmp_path / "report.json").read_text())
     by_id = {r["claim"]: r for r in saved["claims"]}
-    for name in ("mirror_dln_headline.png", "mirror_potential_shape.png"):
-        assert (tmp_path / "figures" / name).stat().st_size > 10_000
+    for claim_id in ("mirror.dln_headline", "mirror.l2_to_l1_transition"):
+        assert (tmp_path / by_id[claim_id]["figure"]).stat().st_size > 10_000
     dln = by_id["mirror.dln_headline"]["details"]
     assert dln["inits"] == 5
     assert dln["best_pilot_schedule"] in ("harmonic", "quadratic", "geometric")

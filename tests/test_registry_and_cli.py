@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -17,7 +18,8 @@ def test_outcome_default_comparison():
     assert Outcome(predicted=1.0, observed=1.05, tolerance=0.1).resolved_passed()
     assert not Outcome(predicted=1.0, observed=1.2, tolerance=0.1).resolved_passed()
     assert not Outcome(predicted=float("nan"), observed=1.0, tolerance=1.0).resolved_passed()
-    assert not Outcome(predicted=0.0, observed=0.0, tolerance=1.0, passed=False).resolved_passed()
+    assert not Outcome(predicted=0.0, observed=0.0, tolerance=1.0, passed=False,
+                       comparison="forced to fail").resolved_passed()
 
 
 def test_claim_ids_need_a_module():
@@ -67,20 +69,28 @@ def _toy_claims():
 
 def test_verify_writes_reports(tmp_path):
     good, bad, broken = _toy_claims()
+    printed = io.StringIO()
     report = verify.verify([good, bad, broken], preset="quick", seed=3, out_dir=tmp_path,
-                           progress=False)
-    assert report["summary"] == {"total": 3, "passed": 1, "failed": 2}
+                           progress=False, stream=printed)
+    assert report["summary"]["verdicts"]["REPRODUCED"] == 1
+    assert report["summary"]["verdicts"]["FAIL"] == 2
+    assert report["summary"]["exit_code"] == 1
     on_disk = json.loads((tmp_path / "report.json").read_text())
     records = {r["claim"]: r for r in on_disk["claims"]}
     assert records["toy.good"]["passed"] is True
     assert records["toy.good"]["seed"] == 3 and records["toy.good"]["preset"] == "quick"
     assert records["toy.good"]["details"]["n"] == 10
-    assert records["toy.bad"]["passed"] is False
+    assert records["toy.good"]["comparison"] == "|observed − predicted| <= 1e-06"
+    assert records["toy.bad"]["passed"] is False and records["toy.bad"]["verdict"] == "FAIL"
     assert "boom" in records["toy.broken"]["error"]
-    assert (tmp_path / "figures" / "toy.png").stat().st_size > 0
+    assert records["toy.good"]["figure"] == "figures/quick/seed_3/toy.png"
+    assert (tmp_path / records["toy.good"]["figure"]).stat().st_size > 0
     markdown = (tmp_path / "report.md").read_text()
-    assert "![toy.good](figures/toy.png)" in markdown
+    assert "![toy.good, seed 3](figures/quick/seed_3/toy.png)" in markdown
     assert "**FAIL**" in markdown
+    table = printed.getvalue()
+    assert "    rule: |observed − predicted| <= 0.1" in table       # toy.bad's rule
+    assert "error (seed 3): RuntimeError: boom" in table
 
 
 def test_cli_unknown_claim_exits_2(capsys):

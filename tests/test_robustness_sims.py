@@ -35,7 +35,13 @@ def test_quick_preset_runs_every_claim(quick_report):
     records = {r["claim"].split(".", 1)[1]: r for r in report["claims"]}
     assert sorted(records) == sorted(CLAIMS)
     assert all("error" not in r for r in records.values()), [r.get("error") for r in records.values()]
-    assert code == (0 if report["summary"]["failed"] == 0 else 1)
+    # the known deviations (nofreeprune.md §8, spec thresholds [R]) match their records and
+    # every other claim reproduces at quick as at full: the main job exits 0 (--strict: 1)
+    verdicts = {name: r["verdict"] for name, r in records.items()}
+    known = {"data_independent_masks", "noise_correlation_ordering", "lipschitz_scaling"}
+    assert {n for n, v in verdicts.items() if v == "SPEC THRESHOLD [R] NOT MET"} == known, verdicts
+    assert all(v == "REPRODUCED" for n, v in verdicts.items() if n not in known), verdicts
+    assert code == 0 and report["summary"]["exit_code"] == 0
     # exact statements hold at any size
     for name in ("mi_decoupling_lemma", "entropy_cap", "worst_case_inflation",
                  "noise_correlation_implication"):

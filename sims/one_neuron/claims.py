@@ -142,7 +142,7 @@ def conservation_law(ctx: ClaimContext) -> Outcome:
                          per_step_unif, slope, slope_unif, len(x), d, horizon)
     return Outcome(
         predicted=2.0, observed=slope, tolerance=tol, passed=passed,
-        comparison="|slope − 2| <= tol for both input laws (slope of log per-step drift vs log lr), "
+        comparison=f"|slope − 2| <= {tol} for both input laws (slope of log per-step drift vs log lr), "
                    "and RK4 drift < 1e-6",
         figure="one_neuron_conservation.png",
         details={"d": d, "horizon": horizon, "learning_rates": lrs, "runs_gaussian": len(a0),

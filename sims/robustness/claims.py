@@ -14,15 +14,19 @@ import math
 
 import numpy as np
 
-from sims.registry import ClaimContext, Outcome, claim
+from sims.registry import ClaimContext, Expected, Outcome, claim
 from sims.robustness import figures
+from sims.verdicts import SPEC_THRESHOLD_NOT_MET
 from theory import effective_params as ep
 from theory import mi_estimators as mi
 
 # --------------------------------------------------------------------------- presets
 _R1 = {
-    "quick": dict(n=128, d=10, width=32, outputs=10, epochs=200, seeds=2,
-                  sparsities=(0.9,), imp_max_fraction=0.7),
+    # quick: measured to decide as the full preset does (IMP - best PaI >= 6 pooled std at
+    # 90% at each of seeds 0-9); the earlier n=128, d=10, width 32 barely memorized (dense
+    # 0.54) and failed at seed 0 (docs/robustness.md, "Quick preset")
+    "quick": dict(n=256, d=20, width=128, outputs=10, epochs=100, seeds=3,
+                  sparsities=(0.9,), imp_max_fraction=0.2),
     "full": dict(n=2000, d=50, width=200, outputs=10, epochs=60, seeds=3,
                  sparsities=(0.9, 0.95, 0.98), imp_max_fraction=0.2),
 }
@@ -45,7 +49,10 @@ _R4 = {
                  eps=0.5, random_points=10_000, pgd_radius=0.1),
 }
 _R3 = {
-    "quick": dict(n=128, d=784, width=32, outputs=10, epochs=30, seeds=2,
+    # quick: measured to decide as the full preset does (IMP - best PaI >= 8 pooled std at
+    # each of seeds 0-9, dense memorizes >= 0.99); the earlier width 32, 30 epochs, 2 seeds
+    # memorized 0.52 dense and failed at seed 1 of 0-4 (docs/robustness.md, "Quick preset")
+    "quick": dict(n=128, d=784, width=64, outputs=10, epochs=60, seeds=3,
                   sparsities=(0.9,), imp_max_fraction=0.7, fractions=(1.0,)),
     "full": dict(n=1000, d=784, width=200, outputs=10, epochs=30, seeds=2,
                  sparsities=(0.9,), imp_max_fraction=0.2, fractions=(0.2, 0.4, 1.0)),
@@ -226,7 +233,13 @@ def entropy_cap(ctx: ClaimContext) -> Outcome:
 @claim("robustness.data_independent_masks",
        source="spec nofreeprune.md §4.3.1 [P/S + R] and §8.4 (ratio threshold qualitative [R])",
        statement="With W0 fixed, random, magnitude-at-init and SynFlow masks are identical across "
-                 "data sets (Î = 0 exactly); SNIP and GraSP give Î > 0 with Î_SNIP / Î_IMP < 0.5.")
+                 "data sets (Î = 0 exactly); SNIP and GraSP give Î > 0 with Î_SNIP / Î_IMP < 0.5.",
+       expected=Expected(
+           SPEC_THRESHOLD_NOT_MET,
+           reason="Î_SNIP / Î_IMP is 0.73 at the full preset (1.75 at quick, seed 0), not < 0.5; "
+                  "SNIP's Î alone is 50% of the estimator's ceiling, so no IMP could bring the "
+                  "ratio below 0.50 at these sizes. The data-free parts hold.",
+           doc="docs/robustness.md#claim-4-data_independent_masks"))
 def data_independent_masks(ctx: ClaimContext) -> Outcome:
     setup, masks, _ = _info(ctx.seed, ctx.preset)
     free = {m: mi.is_data_independent(masks[m]) for m in ("random", "magnitude", "synflow")}
@@ -322,7 +335,13 @@ def capacity_ordering(ctx: ClaimContext) -> Outcome:
        statement="At 90% sparsity (R2, 20% label flips), the final noise correlation C(T) of IMP "
                  "and of magnitude-after (rewind or fine-tune) exceeds every PaI method's by "
                  "> 2 pooled seed std, and "
-                 "C(t) grows over training (C(T) > C(1)) for every run.")
+                 "C(t) grows over training (C(T) > C(1)) for every run.",
+       expected=Expected(
+           SPEC_THRESHOLD_NOT_MET,
+           reason="SynFlow, a data-free PaI method, ends with the highest noise correlation at "
+                  "90% sparsity (full preset: 0.383 vs IMP 0.298, magnitude-after <= 0.232), so "
+                  "the ordering margin is -0.17, not > 0; C(t) grows for every run.",
+           doc="docs/robustness.md#claim-6-noise_correlation_ordering"))
 def noise_correlation_ordering(ctx: ClaimContext) -> Outcome:
     from sims.robustness import experiments as rx
 
@@ -375,7 +394,14 @@ def noise_correlation_ordering(ctx: ClaimContext) -> Outcome:
               "window spec §7, §8.7 [R] (exploratory)",
        statement="For below-noise fits with n <= p <= nd, the estimated lower bound on Lip falls "
                  "as p grows with log-log slope in [-0.8, -0.2], and every measured Lip is >= the "
-                 "absolute BS Theorem 3 bound (<= 1e-2 here).")
+                 "absolute BS Theorem 3 bound (<= 1e-2 here).",
+       expected=Expected(
+           SPEC_THRESHOLD_NOT_MET,
+           reason="the lower Lipschitz estimate falls with p, but with slope -0.11 +- 0.03 over "
+                  "seeds at the full preset (-0.06 at quick), outside the window [-0.8, -0.2]; "
+                  "the trained networks sit 5.5-7.5x above the smallest possible Lipschitz "
+                  "constant. The absolute bound holds.",
+           doc="docs/robustness.md#claim-7-lipschitz_scaling"))
 def lipschitz_scaling(ctx: ClaimContext) -> Outcome:
     from sims.robustness import experiments as rx
 
