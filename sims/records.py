@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import subprocess
 from pathlib import Path
 from typing import Any
 
+from lottery_core.errors import CorruptRunError
 from lottery_core.store import atomic_write_json, layout, read_json
+from lottery_core.store.provenance import version
 
 RECORDS = "records"
 FIGURES = "figures"
-_REPO = Path(__file__).resolve().parents[1]
 
 
 def record_path(out_dir: Path, preset: str, seed: int, claim_id: str) -> Path:
@@ -35,30 +35,6 @@ def record_path(out_dir: Path, preset: str, seed: int, claim_id: str) -> Path:
 
 def figure_dir(out_dir: Path, preset: str, seed: int) -> Path:
     return layout.seed_directory(Path(out_dir) / FIGURES / preset, seed)
-
-
-def toolkit_version() -> str:
-    """The installed distribution's version, else the source tree's ``lottery_core.__version__``."""
-    from importlib import metadata
-
-    try:
-        return metadata.version("lottery-toolkit")
-    except metadata.PackageNotFoundError:
-        import lottery_core
-
-        return lottery_core.__version__
-
-
-def git_commit(root: Path = _REPO) -> str | None:
-    """``HEAD`` of the checkout the code runs from, or ``None`` (not a git checkout, no git)."""
-    if not (Path(root) / ".git").exists():
-        return None
-    try:
-        result = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"],
-                                capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() if result.returncode == 0 else None
 
 
 def sources_sha256(function) -> str:
@@ -72,7 +48,7 @@ def sources_sha256(function) -> str:
 
 def code_version(claim, commit: str | None) -> dict[str, Any]:
     """What a claim's record was computed with (see the module docstring)."""
-    return {"toolkit": toolkit_version(), "git_commit": commit,
+    return {"toolkit": version(), "git_commit": commit,
             "claim_sources_sha256": sources_sha256(claim.function)}
 
 
@@ -90,7 +66,7 @@ def reusable(out_dir: Path, claim_id: str, preset: str, seed: int,
     path = record_path(out_dir, preset, seed, claim_id)
     try:
         record = read_json(path)
-    except (OSError, ValueError):
+    except (OSError, ValueError, CorruptRunError):   # a cache entry: recompute it
         return None
     same = (isinstance(record, dict) and record.get("claim") == claim_id
             and record.get("preset") == preset and record.get("seed") == seed

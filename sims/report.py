@@ -19,19 +19,18 @@ from typing import Any
 from sims import verdicts
 
 
-def environment() -> dict[str, str]:
-    info = {"python": sys.version.split()[0], "platform": platform.platform()}
-    try:
-        import jax
+def environment() -> dict[str, Any]:
+    """The report's record of where it ran (:func:`lottery_core.store.provenance.provenance`:
+    toolkit version and commit, command line, Python, libraries, backend, devices)."""
+    from lottery_core.store.provenance import provenance
 
-        info["jax"] = jax.__version__
-        info["jax_backend"] = jax.default_backend()
-    except Exception as exc:  # jax is a dependency; still, a report without it is useful
-        info["jax"] = f"unavailable ({exc})"
-    import numpy
+    return provenance()
 
-    info["numpy"] = numpy.__version__
-    return info
+
+def _environment_line(prov: dict[str, Any]) -> str:
+    libraries = ", ".join(f"{k} {v}" for k, v in prov["libraries"].items())
+    return (f"- environment: Python {prov['python']}, {prov['platform']}, {libraries}, "
+            f"backend {prov['backend']} ({', '.join(prov['devices'])})")
 
 
 def _expected(claim) -> dict[str, str] | None:
@@ -48,7 +47,7 @@ def seeds_text(seeds: list[int]) -> str:
 
 
 def build(claims, *, preset: str, seeds: list[int], done: dict, reused: set, strict: bool,
-          code: dict[str, Any], interrupted: bool = False, environment_info=None) -> dict[str, Any]:
+          code: dict[str, Any], interrupted: bool = False, provenance_info=None) -> dict[str, Any]:
     """The report of ``claims`` × ``seeds``; ``done`` maps ``(claim id, seed)`` to finished
     records, ``reused`` holds the keys taken from an earlier run."""
     entries, by_claim = [], []
@@ -88,7 +87,7 @@ def build(claims, *, preset: str, seeds: list[int], done: dict, reused: set, str
     return {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "preset": preset, "seeds": list(seeds), "strict": strict, "interrupted": interrupted,
-        "code": code, "environment": environment_info or environment(),
+        "code": code, "provenance": provenance_info or environment(),
         "summary": summary, "by_claim": by_claim, "claims": entries,
     }
 
@@ -204,7 +203,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         + (", strict" if report["strict"] else ""),
         f"- code: toolkit {report['code']['toolkit']}, git commit "
         f"{report['code']['git_commit'] or 'unknown'}",
-        "- environment: " + ", ".join(f"{k} {v}" for k, v in report["environment"].items()),
+        "- command: `" + " ".join(report["provenance"]["command"]) + "`",
+        _environment_line(report["provenance"]),
     ]
     if report["interrupted"] or s["finished"] < s["runs"]:
         lines.append(f"- **partial report**: {s['finished']} of {s['runs']} claim runs finished"

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from lottery_core.store import atomic_write_text
+from lottery_core.store.provenance import git_state, version
 from sims import records, report
 from sims.registry import PRESETS, Claim, ClaimContext, Outcome
 
@@ -75,7 +76,7 @@ def run_claim(claim: Claim, *, seed: int, preset: str, out_dir: Path,
         "seconds": round(seconds, 3),
         "figure": figure,
         "details": outcome.details,
-        "code_version": code_version or records.code_version(claim, records.git_commit()),
+        "code_version": code_version or records.code_version(claim, git_state()[0]),
     }
     if error:
         record["error"] = error
@@ -105,8 +106,8 @@ def verify(claims: list[Claim], *, preset: str = "quick", seed: int = 0,
     stream = stream or sys.stdout
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    commit = records.git_commit()
-    code = {"toolkit": records.toolkit_version(), "git_commit": commit}
+    commit = git_state()[0]
+    code = {"toolkit": version(), "git_commit": commit}
     versions = {c.id: records.code_version(c, commit) for c in claims}
     runs = [(s, c) for s in seeds for c in claims]
     done: dict[tuple[str, int], dict[str, Any]] = {}
@@ -125,7 +126,7 @@ def verify(claims: list[Claim], *, preset: str = "quick", seed: int = 0,
     def current(interrupted: bool = False) -> dict[str, Any]:
         return report.build(claims, preset=preset, seeds=seeds, done=done, reused=reused,
                             strict=strict, code=code, interrupted=interrupted,
-                            environment_info=env)
+                            provenance_info=env)
 
     todo = [(s, c) for s, c in runs if (c.id, s) not in done]
     _write(out_dir, current())

@@ -22,6 +22,7 @@ import pytest
 import lottery_cli.main as cli
 from lottery_cli.commands.verify import parse_seed_range
 from lottery_core.errors import UsageError
+from lottery_core.store import provenance
 from sims import records, registry, verdicts, verify
 from sims.registry import ClaimContext, Expected, Outcome
 
@@ -223,7 +224,7 @@ def test_code_version_follows_the_claim_modules_sources(tmp_path, monkeypatch):
     after = records.sources_sha256(toypkg.claims.f)
     assert after != before
     version = records.code_version(registry.Claim("toypkg.f", "s", "t", toypkg.claims.f), "abc")
-    assert version == {"toolkit": records.toolkit_version(), "git_commit": "abc",
+    assert version == {"toolkit": provenance.version(), "git_commit": "abc",
                        "claim_sources_sha256": after}
 
 
@@ -368,3 +369,17 @@ def test_seeds_report_pass_rates_and_reuse_per_seed_records(toy_registry, tmp_pa
     assert "reusing 4 of 8" in out and calls == {"toys.even": 6, "toys.always": 6}
     code, out, _ = _run(["toys.always", "--seed", "5", "--out", str(tmp_path)], capsys)
     assert code == 0 and "reusing 1 of 1" in out and calls["toys.always"] == 6
+
+
+def test_the_report_records_provenance(tmp_path):
+    """report.json says what produced it: toolkit version and commit, the command line, the
+    Python / jax / numpy versions and the device kinds (issue: provenance of every report)."""
+    assert cli.main(["verify", "one_neuron.conservation_law", "--out", str(tmp_path),
+                     "--no-progress"]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    prov = report["provenance"]
+    assert prov["toolkit"]["version"] == provenance.version()
+    assert prov["command"][:2] == ["lottery", "verify"]
+    assert prov["libraries"]["jax"] and prov["libraries"]["numpy"] and prov["python"]
+    assert prov["backend"] == "cpu" and prov["devices"]
+    assert "lottery verify one_neuron.conservation_law" in (tmp_path / "report.md").read_text()
