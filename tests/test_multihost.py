@@ -204,6 +204,29 @@ def test_killed_processes_resume_to_the_uninterrupted_run(mnist, pair, tmp_path)
     assert run_files(out) == run_files(reference)
 
 
+def test_a_fault_in_process_0_ends_both_processes_with_one_line_each(mnist, pair):
+    """Process 0 stops (the folder is in use); process 1, waiting for it, is not left in a
+    barrier or in jax's shutdown: both end within seconds, each with its own line."""
+    from lottery_core.store import lock
+
+    out, audit = pair[0], pair[1].with_name("audit-busy.log")
+    run_dir = next(out.glob("imp-*"))
+    t0 = time.time()
+    with lock.hold(run_dir):
+        results = finish(start_pair(mnist, out, audit))
+    assert [code for code, _, _ in results] == [1, 1]
+    lines = [[line for line in err.splitlines() if line.startswith("lottery run:")]
+             for _, _, err in results]
+    assert lines[0] == [f"lottery run: error: {run_dir} is in use by process {os.getpid()} on "
+                        f"{socket.gethostname()} since " + lines[0][0].split(" since ")[1]]
+    assert len(lines[1]) == 1 and lines[1][0].startswith(
+        "lottery run: error: process 1 of 2 stopped: another process of the run ended (its "
+        "output says why): ")
+    assert "Traceback" not in results[0][2] + results[1][2]
+    assert time.time() - t0 < 120                    # not jax's 300 s shutdown timeout
+    assert writes(audit) == []
+
+
 # ----------------------------------------------------------------------------- bad input
 def test_an_unreachable_coordinator_is_one_line_and_exit_1(mnist, tmp_path):
     port = free_port()                               # nothing listens there

@@ -19,6 +19,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+from lottery_cli import faults
 from lottery_cli.faults import check_output_folder, os_error_line
 
 #: ExperimentConfig concerns exposed as options (help texts: the fields' own, config/experiment.py)
@@ -116,11 +117,23 @@ def build_config(args):
 
 
 def main(args) -> int:
+    check_output_folder(args.out)         # first: before any data is loaded or folder made
+    if join_processes(args) is None:      # before any other use of jax
+        return run_method(args)
+    from lottery_core.training import hosts
+
+    try:
+        return run_method(args)
+    except BaseException as exc:          # a fault here: end at once, not in jax's shutdown
+        exc = hosts.peer_failure(exc)     # a collective broken by a process that stopped
+        hosts.abandon(faults.describe(exc)[0] if isinstance(exc, faults.PREDICTABLE) else 1)
+        raise exc
+
+
+def run_method(args) -> int:
     from lottery_core.errors import UsageError
     from lottery_core.config import oneshot as oneshot_config
 
-    check_output_folder(args.out)         # first: before any data is loaded or folder made
-    join_processes(args)                  # before any other use of jax
     if args.method in oneshot_config.ONESHOT_METHODS:
         return main_oneshot(args)
     try:
@@ -147,9 +160,10 @@ def main(args) -> int:
     return 0
 
 
-def join_processes(args) -> None:
+def join_processes(args):
     """Join a multi-process run when a coordinator is given (option or environment,
-    :func:`lottery_core.training.hosts.resolve`); level methods only."""
+    :func:`lottery_core.training.hosts.resolve`; level methods only) and return its
+    ``Cluster``; ``None`` for a one-process run."""
     from lottery_core.config import oneshot as oneshot_config
     from lottery_core.errors import UsageError
     from lottery_core.training import hosts
@@ -166,6 +180,7 @@ def join_processes(args) -> None:
         raise UsageError(f"a multi-process run is for level methods; {args.method} runs in "
                          f"one process")
     hosts.join(cluster)
+    return cluster
 
 
 def run_interruptible(runner) -> Path:

@@ -18,15 +18,22 @@ A coordinator that cannot be reached makes jax's client abort the process (a C++
 not a Python exception) after its timeout, so :func:`check_coordinator` tries first with a plain
 TCP connection: process 0 (which runs the coordinator) checks that it can bind the address,
 the others that they can connect to it within ``timeout`` seconds.
+
+A process that stops on a fault must not wait in jax's orderly shutdown (a barrier that all
+processes reach: the others never do, so it would wait ``shutdown_timeout``, 300 s, then abort):
+:func:`abandon` makes it exit at once with its status (after its one line is printed); the
+coordination service then stops the others (measured: docs/multihost.md).
 """
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import errno
 import math
 import os
 import socket
+import sys
 import time
 from typing import Callable, Mapping
 
@@ -42,6 +49,8 @@ COUNT_ENV = ("JAX_NUM_PROCESSES", "SLURM_NTASKS")
 ID_ENV = ("JAX_PROCESS_ID", "SLURM_PROCID")
 #: seconds a process waits for the coordinator (and the coordinator for all processes)
 DEFAULT_TIMEOUT = 30.0
+#: the exit status of a process that stops on a fault (:func:`abandon`), None while it runs
+_ABANDONED: list[int] = []
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,6 +172,32 @@ def join(cluster: Cluster, log: Callable[[str], None] = print) -> None:
                                num_processes=cluster.num_processes,
                                process_id=cluster.process_id,
                                initialization_timeout=max(1, math.ceil(cluster.timeout)))
+    atexit.register(_exit_if_abandoned)   # runs before jax's shutdown (registered earlier)
+
+
+def abandon(status: int) -> None:
+    """This process stops on a fault: at exit, skip jax's shutdown barrier and end with
+    ``status`` (output flushed first)."""
+    _ABANDONED.append(status)
+
+
+def peer_failure(exc: BaseException) -> BaseException:
+    """A ``ClusterError`` for a jax runtime error of a multi-process run (a collective whose
+    peer stopped: its own output says why), else ``exc``."""
+    if not isinstance(exc, jax.errors.JaxRuntimeError) or jax.process_count() == 1:
+        return exc
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    error = ClusterError(f"process {jax.process_index()} of {jax.process_count()} stopped: "
+                         f"another process of the run ended (its output says why): {first}")
+    error.__cause__ = exc
+    return error
+
+
+def _exit_if_abandoned() -> None:
+    if _ABANDONED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_ABANDONED[-1])
 
 
 def sync(name: str) -> None:
