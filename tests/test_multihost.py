@@ -289,6 +289,25 @@ def test_a_one_shot_method_is_not_multi_process(tmp_path, capsys, monkeypatch):
         "process")
 
 
+def test_seeds_are_not_split_into_worker_processes_of_a_multi_process_run(monkeypatch):
+    """The seed workers would each need a place in the run: ``auto`` never picks them there,
+    and asking for them is refused before anything is loaded."""
+    import jax
+
+    from lottery_core.config import ExperimentConfig
+    from lottery_core.loops import workers
+    from lottery_core.loops.levels import Runner
+
+    monkeypatch.setattr(workers, "usable_core_ids", lambda: [0, 1])
+    assert workers.auto_seed_parallel(3, 50_000, 12) == "processes"
+    monkeypatch.setattr(jax, "process_count", lambda: 2)
+    assert workers.auto_seed_parallel(3, 50_000, 12) == "sequential"
+    with pytest.raises(ValueError, match="--seed-parallel processes cannot be combined with a "
+                                         "multi-process run; use sequential or vmap"):
+        Runner(ExperimentConfig(method="imp", dataset="synthetic", model="mlp"), Path("unused"),
+               seed_parallel="processes")
+
+
 def test_settings_come_from_options_then_jax_then_slurm_variables():
     slurm = {"SLURM_NTASKS": "4", "SLURM_PROCID": "3"}
     assert hosts.resolve(environ=slurm) is None          # no coordinator: one process

@@ -147,6 +147,9 @@ class Runner:
             raise ValueError(f"seed_parallel must be one of "
                              f"{', '.join(workers.SEED_PARALLEL_MODES)}, "
                              f"got {self.seed_parallel!r}")
+        if self.seed_parallel == "processes" and jax.process_count() > 1:
+            raise ValueError("--seed-parallel processes cannot be combined with a "
+                             "multi-process run; use sequential or vmap")
         self._given_dataset = self.dataset
         self.dataset, self.model = load_data_and_model(self.cfg, self.data_dir, self.dataset)
         data = self.dataset
@@ -172,9 +175,6 @@ class Runner:
         self.fractions = sparsity.layer_fractions(
             params, self.model.num_classes, self.cfg.prune_fraction,
             self.cfg.prune_fraction_conv, self.cfg.prune_fraction_output)
-        if self.seed_parallel == "processes" and jax.process_count() > 1:
-            raise ValueError("--seed-parallel processes cannot be combined with a "
-                             "multi-process run; use sequential or vmap")
         if self.seed_parallel == "auto":
             self.seed_parallel = workers.auto_seed_parallel(self.cfg.seeds, self.total_steps,
                                                             self.cfg.levels)
