@@ -8,9 +8,9 @@ docs/engine.md). Finished levels are checked against their manifests, then skipp
 file stops the run with one line; --redo-level K recomputes from level K); an interrupted
 level resumes from its last checkpoint (Ctrl-C says which, exit status 130). One process
 writes a run at a time (--wait). With --coordinator several processes (hosts) train one run
-data-parallel, process 0 writing it (docs/multihost.md). Options left at "model default" take the model's defaults
-(LeNet-300-100: Adam 1.2e-3, batch 60, 50,000 iterations, 20% per level, 10% on the output
-layer).
+data-parallel, process 0 writing it (docs/multihost.md). Options left at "model default" take
+the model's defaults (LeNet-300-100: Adam 1.2e-3, batch 60, 50,000 iterations, 20% per level,
+10% on the output layer).
 """
 
 from __future__ import annotations
@@ -175,7 +175,7 @@ def join_processes(args):
         if args.coordinator_timeout is not None:
             raise UsageError("--coordinator-timeout is for a multi-process run "
                              "(--coordinator HOST:PORT)")
-        return
+        return None
     if args.method in oneshot_config.ONESHOT_METHODS:
         raise UsageError(f"a multi-process run is for level methods; {args.method} runs in "
                          f"one process")

@@ -172,7 +172,7 @@ def join(cluster: Cluster, log: Callable[[str], None] = print) -> None:
                                num_processes=cluster.num_processes,
                                process_id=cluster.process_id,
                                initialization_timeout=max(1, math.ceil(cluster.timeout)))
-    atexit.register(_exit_if_abandoned)   # runs before jax's shutdown (registered earlier)
+    atexit.register(_exit_if_abandoned)   # runs before jax's shutdown, registered at import
 
 
 def abandon(status: int) -> None:
