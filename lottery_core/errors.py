@@ -48,6 +48,11 @@ class RunBusyError(Fault):
     """Another process holds the run folder's lock (:mod:`lottery_core.store.lock`)."""
 
 
+class ClusterError(Fault):
+    """A multi-process run cannot form (:mod:`lottery_core.training.hosts`): the coordinator
+    cannot be reached or started, or a process does not see the run folder."""
+
+
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C during a run; the message says where the run stopped and what rerunning the
     same command does (``lottery`` prints it and exits with status 130)."""

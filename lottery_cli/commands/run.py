@@ -7,9 +7,10 @@ Writes OUT/<method>-<hash>/seed_<s>/level_<k>/{mask.npz, params.npz, metrics.jso
 docs/engine.md). Finished levels are checked against their manifests, then skipped (a damaged
 file stops the run with one line; --redo-level K recomputes from level K); an interrupted
 level resumes from its last checkpoint (Ctrl-C says which, exit status 130). One process
-writes a run at a time (--wait). Options left at "model default" take the model's defaults
-(LeNet-300-100: Adam 1.2e-3, batch 60, 50,000 iterations, 20% per level, 10% on the output
-layer).
+writes a run at a time (--wait). With --coordinator several processes (hosts) train one run
+data-parallel, process 0 writing it (docs/multihost.md). Options left at "model default" take
+the model's defaults (LeNet-300-100: Adam 1.2e-3, batch 60, 50,000 iterations, 20% per level,
+10% on the output layer).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+from lottery_cli import faults
 from lottery_cli.faults import check_output_folder, os_error_line
 
 #: ExperimentConfig concerns exposed as options (help texts: the fields' own, config/experiment.py)
@@ -58,6 +60,21 @@ def add_arguments(parser) -> None:
                              "each batch is split over them, gradients and BatchNorm statistics "
                              "are over the whole batch; the batch size must be divisible by N "
                              "(default: all local devices)")
+    parser.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                        help="multi-process run (jax.distributed, docs/multihost.md): the "
+                             "address of process 0, which runs the coordinator; every process "
+                             "runs the same command with its own --process-id, trains on its "
+                             "devices, and only process 0 writes --out (default: "
+                             "$JAX_COORDINATOR_ADDRESS, else a one-process run)")
+    parser.add_argument("--num-processes", type=int, default=None, metavar="N",
+                        help="the number of processes of a multi-process run (default: "
+                             "$JAX_NUM_PROCESSES, else $SLURM_NTASKS)")
+    parser.add_argument("--process-id", type=int, default=None, metavar="I",
+                        help="this process's id in 0..N-1 (default: $JAX_PROCESS_ID, else "
+                             "$SLURM_PROCID)")
+    parser.add_argument("--coordinator-timeout", type=float, default=None, metavar="S",
+                        help="seconds to wait for the coordinator and the other processes "
+                             "(default: 30)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     parser.add_argument("--no-plot", action="store_true",
                         help="do not redraw OUT/accuracy_vs_density.png at the end")
@@ -102,10 +119,23 @@ def build_config(args):
 
 
 def main(args) -> int:
+    check_output_folder(args.out)         # first: before any data is loaded or folder made
+    if join_processes(args) is None:      # before any other use of jax
+        return run_method(args)
+    from lottery_core.training import hosts
+
+    try:
+        return run_method(args)
+    except BaseException as exc:          # a fault here: end at once, not in jax's shutdown
+        exc = hosts.peer_failure(exc)     # a collective broken by a process that stopped
+        hosts.abandon(faults.describe(exc)[0] if isinstance(exc, faults.PREDICTABLE) else 1)
+        raise exc
+
+
+def run_method(args) -> int:
     from lottery_core.errors import UsageError
     from lottery_core.config import oneshot as oneshot_config
 
-    check_output_folder(args.out)         # first: before any data is loaded or folder made
     if args.method in oneshot_config.ONESHOT_METHODS:
         return main_oneshot(args)
     try:
@@ -122,12 +152,37 @@ def main(args) -> int:
     except ValueError as exc:       # DataError and DeviceError are ValueErrors
         raise UsageError(str(exc)) from None
     run_dir = run_interruptible(runner)
-    if not args.no_plot:
+    from lottery_core.store import writer
+
+    if not args.no_plot and writer.writes():
         from lottery_core.analysis import plot_runs
 
         redraw_plot(plot_runs, args.out)
     print(f"done: {run_dir}")
     return 0
+
+
+def join_processes(args):
+    """Join a multi-process run when a coordinator is given (option or environment,
+    :func:`lottery_core.training.hosts.resolve`; level methods only) and return its
+    ``Cluster``; ``None`` for a one-process run."""
+    from lottery_core.config import oneshot as oneshot_config
+    from lottery_core.errors import UsageError
+    from lottery_core.training import hosts
+
+    timeout = (hosts.DEFAULT_TIMEOUT if args.coordinator_timeout is None
+               else args.coordinator_timeout)
+    cluster = hosts.resolve(args.coordinator, args.num_processes, args.process_id, timeout)
+    if cluster is None:
+        if args.coordinator_timeout is not None:
+            raise UsageError("--coordinator-timeout is for a multi-process run "
+                             "(--coordinator HOST:PORT)")
+        return None
+    if args.method in oneshot_config.ONESHOT_METHODS:
+        raise UsageError(f"a multi-process run is for level methods; {args.method} runs in "
+                         f"one process")
+    hosts.join(cluster)
+    return cluster
 
 
 def run_interruptible(runner) -> Path:

@@ -11,7 +11,9 @@ Per level and seed the runner writes ``level_<k>/{mask.npz, params.npz, metrics.
 after it, seals the folder) and, while training, ``checkpoint.npz`` after every evaluation
 chunk, so a killed run resumes from the last chunk and reproduces the uninterrupted run
 exactly. A run holds its folder's lock, and checks every finished level against its manifest
-before skipping it (:mod:`lottery_core.store.integrity`). Layout: ``docs/engine.md``.
+before skipping it (:mod:`lottery_core.store.integrity`). Layout: ``docs/engine.md``. In a
+multi-process run (docs/multihost.md) every process trains; only process 0 writes, and the
+others wait (:func:`hosts.sync`) before they read what it wrote.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import numpy as np
 
 from lottery_core import lrr_recipe, sparsity
 from lottery_core.config import UNHASHED, ExperimentConfig, names_in
-from lottery_core.errors import UsageError
+from lottery_core.errors import ClusterError, UsageError
 from lottery_core.loops import phases, registry, workers
 from lottery_core.loops.protocol import LevelContext, LevelStart, Method
 from lottery_core.loops.setup import (TrainerSpec, device_data, load_data_and_model,
@@ -37,10 +39,11 @@ from lottery_core.loops.setup import (TrainerSpec, device_data, load_data_and_mo
 from lottery_core.signs import sign_flip_report
 from lottery_core.store import (atomic_write_json, canonical_json, flatten, integrity, layout,
                                 level_directory, load_extra, load_tree, load_tree_like, lock,
-                                open_run_directory, save_tree)
+                                open_run_directory, save_tree, writer)
 from lottery_core.store.provenance import provenance
 from lottery_core.training import (Trainer, TrainState, default_step_loop, epoch_batches,
                                    make_optimizer)
+from lottery_core.training import hosts
 from lottery_core.training.sharding import local_devices
 
 
@@ -146,6 +149,9 @@ class Runner:
             raise ValueError(f"seed_parallel must be one of "
                              f"{', '.join(workers.SEED_PARALLEL_MODES)}, "
                              f"got {self.seed_parallel!r}")
+        if self.seed_parallel == "processes" and jax.process_count() > 1:
+            raise ValueError("--seed-parallel processes cannot be combined with a "
+                             "multi-process run; use sequential or vmap")
         self._given_dataset = self.dataset
         self.dataset, self.model = load_data_and_model(self.cfg, self.data_dir, self.dataset)
         data = self.dataset
@@ -210,6 +216,7 @@ class Runner:
             layout.WARMUP_OPT
         if not (path.exists() and opt_path.exists()):
             self.run_warmup(seed)
+            hosts.sync("warmup written")          # the followers read process 0's files
         tree = load_tree(path)
         params, state = tree["params"], tree.get("model_state", {})
         return params, state, self.load_opt_state(opt_path, params)
@@ -340,6 +347,11 @@ class Runner:
             if self.redo_level is not None:
                 integrity.redo_levels(self.run_dir, seeds, self.redo_level, self.log)
             integrity.check_level_run(self.run_dir, seeds, self.cfg.levels, self.log)
+            hosts.sync("run folder checked")
+            if not (self.run_dir / layout.CONFIG).exists():       # a follower on another disk
+                raise ClusterError(f"process {jax.process_index()} does not see the run folder "
+                                   f"{self.run_dir} that process 0 wrote; --out must be on a "
+                                   f"file system all processes share")
             self.train_pending(seeds)
         return self.run_dir
 
@@ -361,6 +373,7 @@ class Runner:
                     self.train_level([seed], level)
 
     def train_level(self, seeds: list[int], level: int) -> None:
+        hosts.sync(f"level {level} seeds {seeds}")  # process 0 wrote what prepare() reads
         t0 = time.time()
         self.position = ("level", seeds, level, None, None)
         prepared = [self.prepare(s, level) for s in seeds]
@@ -494,7 +507,7 @@ class Runner:
         }
         atomic_write_json(directory / layout.METRICS, metrics)
         checkpoint = directory / layout.CHECKPOINT
-        if checkpoint.exists():
+        if checkpoint.exists() and writer.writes():
             checkpoint.unlink()
         integrity.seal(directory)
         if level == 0:                # θ_0, rewind and warmup files are final now

@@ -30,10 +30,11 @@ PROCESSES_MIN_SEED_STEPS = 100_000
 def auto_seed_parallel(seeds: int, steps_per_level: int, levels: int) -> str:
     """``auto``: vmap on accelerators; on CPU, worker processes for multi-seed runs of at
     least ``PROCESSES_MIN_SEED_STEPS`` seed-steps on a multi-core machine, else one seed
-    after another. Chosen by ``bench/imp_mnist.py`` (bench/RESULTS.md, "engine")."""
+    after another (always in a multi-process run, whose processes train together). Chosen by
+    ``bench/imp_mnist.py`` (bench/RESULTS.md, "engine")."""
     if jax.default_backend() != "cpu":
         return "vmap"
-    if (seeds > 1 and len(usable_core_ids()) > 1
+    if (seeds > 1 and jax.process_count() == 1 and len(usable_core_ids()) > 1
             and seeds * steps_per_level * (levels + 1) >= PROCESSES_MIN_SEED_STEPS):
         return "processes"
     return "sequential"

@@ -14,6 +14,7 @@ and every path.
   (``read_json``), the one-line ``CorruptRunError``, ``--redo-level``;
 * :mod:`~lottery_core.store.lock`: one writer per run folder (``flock`` on ``run.lock``);
 * :mod:`~lottery_core.store.provenance`: version, commit, command line, libraries, devices.
+* :mod:`~lottery_core.store.writer`: which process writes (one; in a multi-process run, 0).
 """
 
 from lottery_core.store import layout

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from lottery_core.errors import CorruptRunError
-from lottery_core.store import layout
+from lottery_core.store import layout, writer
 from lottery_core.store.io import atomic_write_json
 
 #: files a manifest never covers: in-progress checkpoints, the lock, temporary files
@@ -102,7 +102,10 @@ def sealable_files(folder: Path) -> list[str]:
 
 def seal(folder: Path, names: list[str] | None = None) -> None:
     """Write ``folder/manifest.json``: size and SHA-256 of ``names`` (default: every
-    :func:`sealable_files`), read back from disk. Call it after the folder's last write."""
+    :func:`sealable_files`), read back from disk. Call it after the folder's last write.
+    Nothing in a follower process (:mod:`.writer`: the files are process 0's to seal)."""
+    if not writer.writes():
+        return
     folder = Path(folder)
     names = sealable_files(folder) if names is None else sorted(names)
     files = {name: {"bytes": (folder / name).stat().st_size, "sha256": _digest(folder / name)}
@@ -112,6 +115,8 @@ def seal(folder: Path, names: list[str] | None = None) -> None:
 
 def unseal(folder: Path) -> None:
     """Remove ``folder``'s manifest before changing a sealed folder."""
+    if not writer.writes():
+        return
     (Path(folder) / layout.MANIFEST).unlink(missing_ok=True)
 
 
@@ -263,7 +268,10 @@ def redo_levels(run_dir: Path, seeds: list[int], level: int,
     """``--redo-level K``: remove ``level_<k>/`` for every ``k >= K`` (those past the run's
     ``--levels`` too: they were built on the removed ones) of each of ``seeds``; ``K = 0``
     removes the whole seed folders (θ_0, rewind and warmup files belong to level 0). Earlier
-    levels, and seeds outside ``seeds``, are kept."""
+    levels, and seeds outside ``seeds``, are kept. Nothing in a follower process
+    (:mod:`.writer`)."""
+    if not writer.writes():
+        return
     removed = []
     for seed in seeds:
         seed_dir = layout.seed_directory(run_dir, seed)

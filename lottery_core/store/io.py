@@ -9,7 +9,8 @@ name, so the kernel applies the user's umask (umask 022: ``rw-r--r--``; 077: ``r
 and default ACLs as for any file the user creates, without reading or changing the
 process-wide umask. (``tempfile.mkstemp`` would force ``0o600`` on every result.) Private
 temporary files that must stay ``0o600`` use ``mkstemp`` themselves (``loops/workers.py``).
-Reading results back: :func:`lottery_core.store.integrity.read_json`.
+Reading results back: :func:`lottery_core.store.integrity.read_json`. In a follower process
+of a multi-process run (:mod:`.writer`) the writes do nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lottery_core.errors import os_error_naming
+from lottery_core.store import writer
 
 
 def _create_sibling(path: Path) -> tuple[int, str]:
@@ -37,7 +39,10 @@ def _create_sibling(path: Path) -> tuple[int, str]:
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary sibling file, fsync and ``os.replace``.
-    An ``OSError`` (disk full, read-only folder) names ``path``; no temporary file is left."""
+    An ``OSError`` (disk full, read-only folder) names ``path``; no temporary file is left.
+    Nothing in a follower process (:mod:`.writer`)."""
+    if not writer.writes():
+        return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:

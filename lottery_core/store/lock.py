@@ -14,7 +14,8 @@ a folder shared over NFS between machines.
 
 Within one process the lock is re-entrant (a table of held folders): an experiment holding
 its folder can run level runs that lock their own folders, and nested holds of one folder do
-not deadlock. The ``processes`` seed workers run under their parent's lock.
+not deadlock. The ``processes`` seed workers run under their parent's lock, and the follower
+processes of a multi-process run (:mod:`.writer`) under process 0's: they take no lock.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Callable
 
 from lottery_core.errors import RunBusyError
-from lottery_core.store import layout
+from lottery_core.store import layout, writer
 from lottery_core.store.provenance import command
 
 #: lock file path -> [file descriptor, depth] of the locks this process holds
@@ -71,6 +72,9 @@ def acquire(run_dir: Path, *, wait: bool = False, log: Callable[[str], None] = p
     key = str(path.resolve())
     if key in _HELD:
         _HELD[key][1] += 1
+        return key
+    if not writer.writes():                   # a follower: process 0 holds the lock
+        _HELD[key] = [-1, 1]
         return key
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -118,7 +122,7 @@ def release(key: str) -> None:
         return
     del _HELD[key]
     fd = entry[0]
-    if fd < 0:                                # read-only folder: nothing was locked
+    if fd < 0:                       # read-only folder or a follower: nothing was locked
         return
     try:
         os.ftruncate(fd, 0)

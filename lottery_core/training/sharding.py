@@ -8,10 +8,14 @@ computed over the global batch. The sharded step therefore computes the same fun
 one-device step (equal up to float summation order; tests/test_sharding.py checks it on two
 forced host devices).
 
-Multi-host (docs/cifar.md): call ``jax.distributed.initialize()`` in every process first; then
-``jax.devices()`` lists the devices of all hosts, :func:`data_mesh` spans them, and
-:func:`shard_batch` assembles the global batch from each process's local slice with
-``jax.make_array_from_process_local_data``.
+Multi-host (docs/multihost.md): after ``jax.distributed.initialize()`` in every process
+(:func:`lottery_core.training.hosts.join`) ``jax.devices()`` lists the devices of all
+processes and :func:`data_devices` picks the Trainer's from every one. The Trainer gives every
+process the whole data and the same batch indices; ``jax.device_put`` onto the global
+shardings keeps each process's shards (host data that is the same everywhere; an array
+committed to one local device cannot move across processes). :func:`shard_batch` instead
+assembles a global batch from each process's own slice
+(``jax.make_array_from_process_local_data``).
 """
 
 from __future__ import annotations
@@ -40,6 +44,22 @@ def local_devices(count: int | None = None) -> list:
         raise DeviceError(f"asked for {count} devices, but this process has {len(available)} "
                          f"({available[0].platform})")
     return available[:count]
+
+
+def data_devices(count: int | None = None) -> list:
+    """The devices a Trainer splits its batches over: the first ``count`` local devices
+    (``None``: all) of every process, in process order (one process: :func:`local_devices`)."""
+    local = local_devices(count)
+    if jax.process_count() == 1:
+        return local
+    chosen = []
+    for process in range(jax.process_count()):
+        own = [d for d in jax.devices() if d.process_index == process]
+        if len(own) < len(local):
+            raise DeviceError(f"asked for {len(local)} devices per process, but process "
+                              f"{process} has {len(own)}")
+        chosen += own[:len(local)]
+    return chosen
 
 
 def data_mesh(devices: Sequence[jax.Device] | None = None, axis_name: str = BATCH_AXIS) -> Mesh:

@@ -33,7 +33,9 @@ is split over the devices while params, model state and optimizer state are repl
 XLA's SPMD partitioner all-reduces the gradient *and the BatchNorm batch statistics* over the
 global batch: the same function as on one device, equal up to the order of float sums. The
 batch size must be divisible by the number of devices. ``run_steps_seeds`` splits each seed's
-batch the same way (data parallel per seed, the seed axis replicated).
+batch the same way (data parallel per seed, the seed axis replicated). In a multi-process run
+(``jax.distributed``, :mod:`.hosts`) the mesh takes ``devices`` local devices of every process
+(:func:`.sharding.data_devices`); every process passes the same data and indices.
 """
 
 from __future__ import annotations
@@ -119,7 +121,8 @@ class Trainer:
     #: compiled step. XLA:CPU runs convolutions inside a while loop ~25x slower than outside
     #: (measured: ResNet-8, batch 64: 11 s vs 0.4 s per step), so CPU conv runs use "python".
     step_loop: str = "scan"
-    #: data parallelism over the first ``devices`` local devices (None: all of them)
+    #: data parallelism over the first ``devices`` local devices (None: all of them) of every
+    #: process
     devices: int | None = None
 
     def __post_init__(self):
@@ -127,7 +130,7 @@ class Trainer:
             self.loss_fn = cross_entropy_loss(self.apply_fn)
         if self.step_loop not in ("scan", "python"):
             raise ValueError(f"step_loop must be scan or python, got {self.step_loop!r}")
-        devices = sharding.local_devices(self.devices)
+        devices = sharding.data_devices(self.devices)
         self.n_devices = len(devices)
         self.mesh = sharding.data_mesh(devices) if self.n_devices > 1 else None
         self.trace_count = 0
