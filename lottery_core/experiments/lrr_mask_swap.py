@@ -58,5 +58,4 @@ def run(args) -> int:
                                                             args.levels)
     common.write_results(directory, results)
     return common.report_accuracy(directory, common.by_label(results),
-                                  f"{args.model} on {args.dataset}: mask swap "
-                                  f"({len(seeds)} seeds)")
+                                  f"{args.model} on {args.dataset}: mask swap")

@@ -48,5 +48,4 @@ def run(args) -> int:
                                             for k, row in table.items()}
         common.write_results(directory, results)
     return common.report_accuracy(directory, results["curves"],
-                                  f"{args.model} on {args.dataset}: random masks "
-                                  f"({len(seeds)} seeds)")
+                                  f"{args.model} on {args.dataset}: random masks")
