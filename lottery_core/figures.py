@@ -15,6 +15,18 @@ import math
 from pathlib import Path
 
 
+#: (line style, marker) of the i-th curve, cycled beside the colours: curves that coincide
+#: (IMP and WR rewound to step 0, LRR with and without BN rewinding on an MLP) stay visible,
+#: and the two shades of a tab20 colour pair differ in style
+LINE_STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"))
+
+
+def line_style(index: int) -> dict:
+    """``plot`` keywords (``ls``, ``marker``) of the ``index``-th curve of a figure."""
+    style, marker = LINE_STYLES[index % len(LINE_STYLES)]
+    return {"ls": style, "marker": marker}
+
+
 def save_figure(fig, path, dpi: int = 100) -> Path:
     """``tight_layout``, create the parent folder, write ``path`` (PNG) and close ``fig``."""
     import matplotlib.pyplot as plt
@@ -81,10 +93,15 @@ def plain_log_labels(axis) -> None:
     axis.set_minor_formatter(LogFormatter(labelOnlyBase=False))
 
 
-def density_axis(ax, percents, label: str = "weights remaining", max_ticks: int = 8) -> None:
+def density_axis(ax, percents, label: str = "weights remaining",
+                 max_ticks: int | None = None) -> None:
     """The x axis of an accuracy-vs-density figure: log scale, reversed (densest on the left,
-    as in the papers), ticks at the plotted densities written as percentages."""
+    as in the papers), ticks at the plotted densities written as percentages, thinned to
+    ``max_ticks`` (default: as many as the axes' width holds)."""
     ax.set_xscale("log")
+    if max_ticks is None:          # about half an inch per label at the axes' present width
+        width = ax.get_position().width * ax.figure.get_figwidth()
+        max_ticks = max(3, int(width / 0.5))
     log_ticks(ax.xaxis, percents, percent_label, max_ticks)
     low, high = min(p for p in percents if p > 0), max(percents)
     ax.set_xlim(high * 1.08, low / 1.08)

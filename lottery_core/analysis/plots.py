@@ -8,10 +8,6 @@ from lottery_core.analysis.labels import run_labels
 from lottery_core.analysis.summaries import accuracy_vs_density
 from lottery_core.store import layout, read_json
 
-#: line style and marker per run (cycled beside the colours): runs with equal curves, such as
-#: IMP and WR rewound to step 0, stay visible
-STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"))
-
 
 def plot_runs(runs_dir: Path, out: Path | None = None, metric: str = "test_accuracy") -> Path:
     """Draw every run's mean ± std (over seeds) of ``metric`` against the density (log x).
@@ -27,7 +23,8 @@ def plot_runs(runs_dir: Path, out: Path | None = None, metric: str = "test_accur
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from lottery_core.figures import density_axis, save_figure, seeds_suffix, spread_caption
+    from lottery_core.figures import (density_axis, line_style, save_figure, seeds_suffix,
+                                      spread_caption)
 
     table = accuracy_vs_density(runs_dir, metric)
     labels = run_labels({run: read_json(Path(runs_dir) / run / layout.CONFIG) for run in table})
@@ -41,8 +38,7 @@ def plot_runs(runs_dir: Path, out: Path | None = None, metric: str = "test_accur
         values = [100 * np.array(table[run][k]["values"]) for k in levels]
         mean = np.array([v.mean() for v in values])
         std = np.array([v.std(ddof=1) if len(v) > 1 else 0.0 for v in values])
-        style, marker = STYLES[index % len(STYLES)]
-        line, = ax.plot(density, mean, ls=style, marker=marker, ms=3,
+        line, = ax.plot(density, mean, ms=3, **line_style(index),
                         label=labels[run] + seeds_suffix(seed_counts[run], seed_counts.values()))
         ax.fill_between(density, mean - std, mean + std, color=line.get_color(), alpha=0.2)
         densities += list(density)

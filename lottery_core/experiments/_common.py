@@ -46,7 +46,7 @@ def plot_curves(curves: dict[str, dict], path: Path, *, title: str, ylabel: str,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from lottery_core.figures import density_axis, save_figure, spread_caption
+    from lottery_core.figures import density_axis, line_style, save_figure, spread_caption
 
     many = len(curves) > 8
     fig, ax = plt.subplots(figsize=(10, 4.8) if many else (7, 4.5))
@@ -54,8 +54,8 @@ def plot_curves(curves: dict[str, dict], path: Path, *, title: str, ylabel: str,
     for index, (label, curve) in enumerate(curves.items()):
         x = np.asarray(curve["remaining"])
         mean, std = np.asarray(curve["mean"]), np.asarray(curve["std"])
-        line, = ax.plot(x, mean, marker="o", ms=3, label=label, color=colors[index % len(colors)],
-                        ls=("-", "--")[index // len(colors) % 2])
+        line, = ax.plot(x, mean, ms=3, label=label, color=colors[index % len(colors)],
+                        **line_style(index))
         ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2)
     if chance is not None:
         ax.axhline(chance, color="grey", ls=":", lw=1, label="chance")

@@ -41,15 +41,15 @@ def _plot(results, directory):
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from lottery_core.figures import density_axis, save_figure, spread_caption
+    from lottery_core.figures import density_axis, line_style, save_figure, spread_caption
 
     seeds = len(results["seeds"])
     fig, ax = plt.subplots(figsize=(7, 4.5))
     remaining = []
-    for name, pair in results["pairs"].items():
+    for index, (name, pair) in enumerate(results["pairs"].items()):
         m, s = np.asarray(pair["error_barrier"]["mean"]), np.asarray(pair["error_barrier"]["std"])
         x = np.asarray(pair["remaining"])
-        line, = ax.plot(x, 100 * m, marker="o", ms=3, label=name)
+        line, = ax.plot(x, 100 * m, ms=3, label=name, **line_style(index))
         ax.fill_between(x, 100 * (m - s), 100 * (m + s), color=line.get_color(), alpha=0.2)
         remaining += list(x)
     density_axis(ax, remaining, "weights remaining at level k")
@@ -59,10 +59,10 @@ def _plot(results, directory):
     ax.legend(fontsize=8)
     save_figure(fig, directory / "barrier_vs_remaining.png", dpi=120)
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, pair in results["pairs"].items():
+    for index, (name, pair) in enumerate(results["pairs"].items()):
         last = str(pair["levels"][-1])
         ax.plot(results["alphas"], 100 * np.asarray(pair["curves"][last]["error_mean"]),
-                marker="o", ms=3, label=f"{name}, level {last}")
+                ms=3, label=f"{name}, level {last}", **line_style(index))
     ax.set_xlabel("α (θ(α) = (1 − α)·θ_a + α·θ_b)")
     ax.set_ylabel("test error (%)")
     ax.set_title(f"mean over {seeds} seeds" if seeds > 1 else "one seed", fontsize=9)

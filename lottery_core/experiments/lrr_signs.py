@@ -55,19 +55,19 @@ def plot(results: dict, path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from lottery_core.figures import density_axis, save_figure, spread_caption
+    from lottery_core.figures import density_axis, line_style, save_figure, spread_caption
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
     for ax, key, title in zip(axes, ("vs_rewind_point", "vs_previous_level"),
                               ("vs the rewind point (post-warmup)", "vs the previous level")):
         remaining = []
-        for method, c in results["methods"].items():
+        for index, (method, c) in enumerate(results["methods"].items()):
             pairs = [(x, m, s) for x, m, s in zip(c["remaining"], c[key]["mean"], c[key]["std"])
                      if m is not None]
             if not pairs:
                 continue
             x, m, s = (np.asarray(v, float) for v in zip(*pairs))
-            line, = ax.plot(x, 100 * m, marker="o", ms=3, label=method)
+            line, = ax.plot(x, 100 * m, ms=3, label=method, **line_style(index))
             ax.fill_between(x, 100 * (m - s), 100 * (m + s), color=line.get_color(), alpha=0.2)
             remaining += list(x)
         if remaining:

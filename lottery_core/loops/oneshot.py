@@ -360,7 +360,8 @@ def plot_oneshot_runs(out: Path, path: Path | None = None,
     from matplotlib.lines import Line2D
 
     from lottery_core.analysis.labels import run_labels
-    from lottery_core.figures import density_axis, save_figure, seeds_suffix, spread_caption
+    from lottery_core.figures import (density_axis, line_style, save_figure, seeds_suffix,
+                                      spread_caption)
 
     runs = collect_oneshot_runs(out)
     if not runs:
@@ -369,13 +370,13 @@ def plot_oneshot_runs(out: Path, path: Path | None = None,
     seed_counts = {name: len(summary["seeds"]) for name, summary in runs.items()}
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     remaining = []
-    for name in sorted(runs, key=lambda n: (labels[n], n)):
+    for index, name in enumerate(sorted(runs, key=lambda n: (labels[n], n))):
         summary = runs[name]
         keys = list(summary["sparsities"])
         x = np.array([100 * summary["sparsities"][k]["density"]["mean"] for k in keys])
         mean = np.array([100 * summary["sparsities"][k][metric]["mean"] for k in keys])
         std = np.array([100 * summary["sparsities"][k][metric]["std"] for k in keys])
-        line = ax.errorbar(x, mean, yerr=std, marker="o", ms=4, capsize=3,
+        line = ax.errorbar(x, mean, yerr=std, ms=4, capsize=3, **line_style(index),
                            label=labels[name] + seeds_suffix(seed_counts[name],
                                                              seed_counts.values()))
         ax.axhline(100 * summary["dense"][metric]["mean"], color=line[0].get_color(), ls=":",
