@@ -17,8 +17,9 @@ from pathlib import Path
 
 #: (line style, marker) of the i-th curve, cycled beside the colours: curves that coincide
 #: (IMP and WR rewound to step 0, LRR with and without BN rewinding on an MLP) stay visible,
-#: and the two shades of a tab20 colour pair differ in style
-LINE_STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"))
+#: and the two shades of a tab20 colour pair differ in style. Dotted lines are left for
+#: reference levels (chance, dense accuracy, theory).
+LINE_STYLES = (("-", "o"), ("--", "s"), ("-.", "^"), ((0, (6, 2, 1, 2, 1, 2)), "D"))
 
 
 def line_style(index: int) -> dict:

@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import lottery_core.figures as lf  # noqa: E402
-from lottery_core.analysis.labels import run_labels  # noqa: E402
+from lottery_core.analysis import run_labels  # noqa: E402
 from lottery_core.store import layout  # noqa: E402
 
 
