@@ -46,14 +46,19 @@ def dln_headline(path, curves, steps, settings, schedules) -> None:
     """Mean ‖x_t − x*‖ over GD iterations: one panel per setting, one line per schedule
     (solid: constant penalty, dashed: decaying)."""
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(settings), figsize=(3 * len(settings), 3.3), sharey=True)
+    from matplotlib.ticker import FuncFormatter
+
+    fig, axes = plt.subplots(1, len(settings), figsize=(3 * len(settings) + 1.2, 3.3),
+                             sharey=True)
     iters = np.linspace(steps / curves.shape[-1], steps, curves.shape[-1])
     for s, ax in enumerate(axes):
         for j, (label, kind, _) in enumerate(schedules):
             ax.semilogy(iters, curves[s, j], "-" if kind == 0 else "--", label=label)
         ax.set(title=settings[s][0], xlabel="GD iteration")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:g}k" if v else "0"))
         ax.title.set_fontsize(9)
     axes[0].set_ylabel("‖x_t − x*‖, mean over 5 inits")
-    axes[-1].legend(fontsize=7)
+    axes[-1].legend(fontsize=7, title="penalty schedule", title_fontsize=7, loc="upper left",
+                    bbox_to_anchor=(1.02, 1.0), borderaxespad=0)     # beside the data
     save_figure(fig, path, dpi=80)
 
