@@ -59,7 +59,7 @@ def noise_correlation(path: Path, setup, curves, sparsity) -> None:
     """R2: the noise correlation C(t) over epochs (mean ± std over seeds), per method (solid:
     dense and trained masks, dashed: pruning at initialization)."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(7.8, 4))
     for key, c in curves.items():
         method, s = key
         if s != sparsity and method != "dense":
@@ -76,7 +76,8 @@ def noise_correlation(path: Path, setup, curves, sparsity) -> None:
     ax.set_title(f"R2: {int(sparsity * 100)}% sparsity, flip 0.2, n={setup.n}, d={setup.d}\n"
                  f"{spread_caption([setup.seeds])}\n"
                  "solid: dense and trained masks, dashed: pruning at initialization", fontsize=8)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+              borderaxespad=0)                      # beside the axes: the curves cross everywhere
     save_figure(fig, path, dpi=90)
 
 
