@@ -46,32 +46,36 @@ def mean_std(values) -> tuple[float, float]:
     return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else 0.0
 
 
-def plot_curves(curves: dict[str, dict], path: Path, *, title: str, ylabel: str,
+def plot_curves(curves: dict[str, dict], path: Path, *, title: str, ylabel: str, seeds: int,
                 chance: float | None = None) -> Path:
-    """``curves[label] = {"remaining": [%], "mean": [...], "std": [...]}``: mean ± std against
-    the percentage of weights remaining, log x-axis reversed (the papers' figures)."""
+    """``curves[label] = {"remaining": [%], "mean": [...], "std": [...]}``: mean ± std over
+    ``seeds`` seeds against the percentage of weights remaining, log x-axis reversed (the
+    papers' figures); the title's second line says what the bands are. More than 8 curves put
+    the legend beside the axes, off the data."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    from lottery_core.figures import density_axis, line_style, save_figure, spread_caption
+
+    many = len(curves) > 8
+    fig, ax = plt.subplots(figsize=(10, 4.8) if many else (7, 4.5))
     colors = plt.get_cmap("tab20" if len(curves) > 10 else "tab10").colors
     for index, (label, curve) in enumerate(curves.items()):
         x = np.asarray(curve["remaining"])
         mean, std = np.asarray(curve["mean"]), np.asarray(curve["std"])
-        line, = ax.plot(x, mean, marker="o", ms=3, label=label, color=colors[index % len(colors)],
-                        ls=("-", "--")[index // len(colors) % 2])
+        line, = ax.plot(x, mean, ms=3, label=label, color=colors[index % len(colors)],
+                        **line_style(index))
         ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2)
     if chance is not None:
         ax.axhline(chance, color="grey", ls=":", lw=1, label="chance")
-    ax.set_xscale("log")
-    ax.invert_xaxis()
-    ax.set_xlabel("weights remaining (%)")
+    density_axis(ax, [x for curve in curves.values() for x in curve["remaining"]])
     ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, ncol=2)
-    from lottery_core.figures import save_figure
-
+    ax.set_title(f"{title}\n{spread_caption([seeds])}", fontsize=9)
+    ax.grid(alpha=0.3)
+    if many:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    else:
+        ax.legend(fontsize=7, ncol=2)
     return save_figure(fig, path)

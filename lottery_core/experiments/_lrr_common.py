@@ -224,10 +224,12 @@ def sign_curves(run_dir, seeds, levels) -> dict:
 def plot_accuracy(curves: dict[str, dict], path: Path, title: str) -> Path:
     from lottery_core.experiments._common import plot_curves
 
+    seeds = max(len(per_level) for c in curves.values()
+                for per_level in c["test_accuracy"]["per_seed"].values())
     return plot_curves({label: {"remaining": c["remaining"], "mean": c["test_accuracy"]["mean"],
                                 "std": c["test_accuracy"]["std"]}
                         for label, c in curves.items()}, path, title=title,
-                       ylabel="final test accuracy (%)")
+                       ylabel="final test accuracy (%)", seeds=seeds)
 
 
 def report_accuracy(directory: Path, curves: dict[str, dict], title: str) -> int:

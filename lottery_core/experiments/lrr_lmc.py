@@ -42,33 +42,34 @@ def _plot(results, directory):
     import matplotlib.pyplot as plt
     import numpy as np
 
+    from lottery_core.figures import density_axis, line_style, save_figure, spread_caption
+
+    seeds = len(results["seeds"])
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, pair in results["pairs"].items():
+    remaining = []
+    for index, (name, pair) in enumerate(results["pairs"].items()):
         m, s = np.asarray(pair["error_barrier"]["mean"]), np.asarray(pair["error_barrier"]["std"])
         x = np.asarray(pair["remaining"])
-        line, = ax.plot(x, 100 * m, marker="o", ms=3, label=name)
+        line, = ax.plot(x, 100 * m, ms=3, label=name, **line_style(index))
         ax.fill_between(x, 100 * (m - s), 100 * (m + s), color=line.get_color(), alpha=0.2)
-    ax.set_xscale("log")
-    ax.invert_xaxis()
-    ax.set_xlabel("weights remaining at level k (%)")
+        remaining += list(x)
+    density_axis(ax, remaining, "weights remaining at level k")
     ax.set_ylabel("test error barrier (pp)")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(directory / "barrier_vs_remaining.png", dpi=120)
-    plt.close(fig)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, pair in results["pairs"].items():
-        last = str(pair["levels"][-1])
-        ax.plot(results["alphas"], 100 * np.asarray(pair["curves"][last]["error_mean"]),
-                marker="o", ms=3, label=f"{name}, level {last}")
-    ax.set_xlabel("α")
-    ax.set_ylabel("test error (%)")
+    ax.set_title(spread_caption([seeds]), fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(directory / "error_along_path.png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, directory / "barrier_vs_remaining.png", dpi=120)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for index, (name, pair) in enumerate(results["pairs"].items()):
+        last = str(pair["levels"][-1])
+        ax.plot(results["alphas"], 100 * np.asarray(pair["curves"][last]["error_mean"]),
+                ms=3, label=f"{name}, level {last}", **line_style(index))
+    ax.set_xlabel("α (θ(α) = (1 − α)·θ_a + α·θ_b)")
+    ax.set_ylabel("test error (%)")
+    ax.set_title(f"mean over {seeds} seeds" if seeds > 1 else "one seed", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    save_figure(fig, directory / "error_along_path.png", dpi=120)
 
 
 def run(args) -> int:

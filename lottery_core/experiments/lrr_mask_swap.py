@@ -59,5 +59,4 @@ def run(args) -> int:
                                                             args.levels)
     write_results(directory, results)
     return common.report_accuracy(directory, common.by_label(results),
-                                  f"{args.model} on {args.dataset}: mask swap "
-                                  f"({len(seeds)} seeds)")
+                                  f"{args.model} on {args.dataset}: mask swap")

@@ -30,25 +30,29 @@ def plot(results: dict, path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    from lottery_core.figures import density_axis, line_style, save_figure, spread_caption
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
     for ax, key, title in zip(axes, ("vs_rewind_point", "vs_previous_level"),
                               ("vs the rewind point (post-warmup)", "vs the previous level")):
-        for method, c in results["methods"].items():
-            pairs = [(k, m, s) for k, m, s in zip(c["levels"], c[key]["mean"], c[key]["std"])
+        remaining = []
+        for index, (method, c) in enumerate(results["methods"].items()):
+            pairs = [(x, m, s) for x, m, s in zip(c["remaining"], c[key]["mean"], c[key]["std"])
                      if m is not None]
             if not pairs:
                 continue
-            k, m, s = (np.asarray(v, float) for v in zip(*pairs))
-            line, = ax.plot(k, 100 * m, marker="o", ms=3, label=method)
-            ax.fill_between(k, 100 * (m - s), 100 * (m + s), color=line.get_color(), alpha=0.2)
-        ax.set_xlabel("level k (density 0.8^k)")
+            x, m, s = (np.asarray(v, float) for v in zip(*pairs))
+            line, = ax.plot(x, 100 * m, ms=3, label=method, **line_style(index))
+            ax.fill_between(x, 100 * (m - s), 100 * (m + s), color=line.get_color(), alpha=0.2)
+            remaining += list(x)
+        if remaining:
+            density_axis(ax, remaining, "weights remaining at level k")
         ax.set_ylabel("surviving weights with flipped sign (%)")
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    fig.suptitle(spread_caption([len(results["seeds"])]), fontsize=9)
+    save_figure(fig, path, dpi=120)
 
 
 def run(args) -> int:

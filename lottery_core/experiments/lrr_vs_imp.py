@@ -36,5 +36,4 @@ def run(args) -> int:
                                      **common.accuracy_curve(run_dir, seeds, args.levels)}
         write_results(directory, results)
     return common.report_accuracy(directory, common.by_label(results),
-                                  f"{args.model} on {args.dataset}: WR vs LRR "
-                                  f"({len(seeds)} seeds, mean ± std)")
+                                  f"{args.model} on {args.dataset}: WR vs LRR")

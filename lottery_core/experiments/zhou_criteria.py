@@ -100,8 +100,7 @@ def run(args) -> int:
                          for k in levels}}
         write_results(directory, results)
     figure = plot_curves(results["curves"], directory / layout.ACCURACY_VS_REMAINING,
-                         title=f"{args.model} on {args.dataset}: iterative pruning "
-                               f"({args.seeds} seeds, mean ± std)",
-                         ylabel="test accuracy at early stopping (%)")
+                         title=f"{args.model} on {args.dataset}: iterative pruning",
+                         ylabel="test accuracy at early stopping (%)", seeds=args.seeds)
     print(f"results: {directory / layout.RESULTS}\nfigure: {figure}")
     return 0

@@ -212,6 +212,7 @@ def _plot(directory: Path, args) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from lottery_core.figures import plain_log_labels, save_figure
     from lottery_core.store import layout, read_json
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
@@ -226,12 +227,12 @@ def _plot(directory: Path, args) -> None:
         axis.set_xlabel("epoch")
         if args.epochs > 100:                 # long runs: the early rise stays visible
             axis.set_xscale("log")
+            plain_log_labels(axis.xaxis)
     left.set_ylabel("test accuracy (%), mean of mask samples")
     right.set_ylabel("fraction kept (mean σ(m))")
     left.legend(fontsize=7)
     flags = [f for f, on in (("signed constant", args.signed_constant), ("DWR", args.rescale)) if on]
     fig.suptitle(f"learned supermask, {args.model} on {args.dataset}"
-                 + (f" ({', '.join(flags)})" if flags else ""), fontsize=10)
-    fig.tight_layout()
-    fig.savefig(directory / "learned_mask.png", dpi=120)
-    plt.close(fig)
+                 + (f" ({', '.join(flags)})" if flags else "")
+                 + "; one line per seed", fontsize=10)
+    save_figure(fig, directory / "learned_mask.png", dpi=120)

@@ -173,8 +173,8 @@ def run(args) -> int:
         results["curves"][treatment] = curves
         plot_curves(curves, directory / f"supermask_{treatment}.png",
                     title=f"untrained {args.model} on {args.dataset}, one-shot masks "
-                          f"({treatment.replace('_', ' ')} weights; {len(seeds)} seeds)",
-                    ylabel="test accuracy without training (%)",
+                          f"({treatment.replace('_', ' ')} weights)",
+                    ylabel="test accuracy without training (%)", seeds=len(seeds),
                     chance=100.0 * float(np.bincount(np.asarray(y_test)).max() / len(y_test)))
     write_results(directory, results)
     for treatment in TREATMENTS:

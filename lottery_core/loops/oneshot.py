@@ -432,35 +432,47 @@ def collect_oneshot_runs(out: Path) -> dict[str, dict]:
     return runs
 
 
-def plot_oneshot_runs(out: Path, path: Path | None = None, metric: str = "test_accuracy",
-                      labels: dict[str, str] | None = None) -> Path:
-    """Mean ± std over seeds of ``metric`` against the sparsity, one line per run (and its
-    dense accuracy as a dotted line)."""
+def plot_oneshot_runs(out: Path, path: Path | None = None,
+                      metric: str = "test_accuracy") -> Path:
+    """Mean ± std over seeds of ``metric`` against the share of prunable weights kept (log
+    axis), one line per run named by its method and the settings that differ
+    (:func:`~lottery_core.analysis.labels.run_labels`), each run's dense accuracy dotted."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    from lottery_core.analysis.labels import run_labels
+    from lottery_core.figures import (density_axis, line_style, save_figure, seeds_suffix,
+                                      spread_caption)
 
     runs = collect_oneshot_runs(out)
     if not runs:
         raise ValueError(f"no finished pilot / oneshot seed under {out}")
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name, summary in runs.items():
+    labels = run_labels({name: read_json(Path(out) / name / layout.CONFIG) for name in runs})
+    seed_counts = {name: len(summary["seeds"]) for name, summary in runs.items()}
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    remaining = []
+    for index, name in enumerate(sorted(runs, key=lambda n: (labels[n], n))):
+        summary = runs[name]
         keys = list(summary["sparsities"])
-        x = np.array([100 * float(k) for k in keys])
+        x = np.array([100 * summary["sparsities"][k]["density"]["mean"] for k in keys])
         mean = np.array([100 * summary["sparsities"][k][metric]["mean"] for k in keys])
         std = np.array([100 * summary["sparsities"][k][metric]["std"] for k in keys])
-        label = (labels or {}).get(name, name)
-        line = ax.errorbar(x, mean, yerr=std, marker="o", ms=4, capsize=3,
-                           label=f"{label} ({len(summary['seeds'])} seeds)")
+        line = ax.errorbar(x, mean, yerr=std, ms=4, capsize=3, **line_style(index),
+                           label=labels[name] + seeds_suffix(seed_counts[name],
+                                                             seed_counts.values()))
         ax.axhline(100 * summary["dense"][metric]["mean"], color=line[0].get_color(), ls=":",
                    lw=1)
-    ax.set_xlabel("sparsity (% of prunable weights removed, one shot)")
+        remaining += list(x)
+    density_axis(ax, remaining, "prunable weights remaining after one-shot pruning")
     ax.set_ylabel(f"{metric.replace('_', ' ')} (%)")
+    ax.set_title(spread_caption(seed_counts.values(), "bars"), fontsize=8)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    from lottery_core.figures import save_figure
-
+    handles, names = ax.get_legend_handles_labels()
+    ax.legend(handles + [Line2D([], [], color="grey", ls=":", lw=1)],
+              names + ["dotted: the run's dense accuracy (mean)"], fontsize=7)
     return save_figure(fig, path if path is not None
                        else Path(out) / layout.ONESHOT_FIGURE)
 

@@ -31,12 +31,13 @@ def potential_shape(path, a_values, to_l2, to_l1) -> None:
         values = 0.5 * (xs * np.arcsinh(xs / a) - np.hypot(xs, a) - c * xs)
         values = (values - values.min()) / (values.max() - values.min())
         left.plot(xs, values, label=f"∫α = {A:g} (a = {a:.2g})")
-    left.set(xlabel="x", ylabel="R_a(x), rescaled to [0, 1]",
-             title="R_{a_t}: L2 shape at x₀ → L1 shape at 0")
+    left.set(xlabel="$x$", ylabel="$R_a(x)$, rescaled to [0, 1]",
+             title="$R_{a_t}$: L2 shape at $x_0$ → L1 shape at 0")
     left.legend(fontsize=7)
-    right.loglog(a_values, to_l2, "o-", label="‖x_a − x_L2‖/‖x_L2‖")
-    right.loglog(a_values, to_l1, "s-", label="‖x_a − x_L1‖/‖x_L1‖")
-    right.set(xlabel="a", title="argmin_{Zx=y} R_a (c = 0)")
+    right.loglog(a_values, to_l2, "o-", label=r"$\|x_a - x_{L2}\| \,/\, \|x_{L2}\|$")
+    right.loglog(a_values, to_l1, "s-", label=r"$\|x_a - x_{L1}\| \,/\, \|x_{L1}\|$")
+    right.set(xlabel="$a$", ylabel="relative distance",
+              title=r"$x_a = \mathrm{argmin}_{Zx=y}\, R_a(x)$  (c = 0)")
     right.legend(fontsize=7)
     save_figure(fig, path, dpi=90)
 
@@ -45,14 +46,19 @@ def dln_headline(path, curves, steps, settings, schedules) -> None:
     """Mean ‖x_t − x*‖ over GD iterations: one panel per setting, one line per schedule
     (solid: constant penalty, dashed: decaying)."""
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(settings), figsize=(3 * len(settings), 3.3), sharey=True)
+    from matplotlib.ticker import FuncFormatter
+
+    fig, axes = plt.subplots(1, len(settings), figsize=(3 * len(settings) + 1.2, 3.3),
+                             sharey=True)
     iters = np.linspace(steps / curves.shape[-1], steps, curves.shape[-1])
     for s, ax in enumerate(axes):
         for j, (label, kind, _) in enumerate(schedules):
             ax.semilogy(iters, curves[s, j], "-" if kind == 0 else "--", label=label)
         ax.set(title=settings[s][0], xlabel="GD iteration")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:g}k" if v else "0"))
         ax.title.set_fontsize(9)
-    axes[0].set_ylabel("mean ‖x_t − x*‖ (5 inits)")
-    axes[-1].legend(fontsize=7)
+    axes[0].set_ylabel("‖x_t − x*‖, mean over 5 inits")
+    axes[-1].legend(fontsize=7, title="penalty schedule", title_fontsize=7, loc="upper left",
+                    bbox_to_anchor=(1.02, 1.0), borderaxespad=0)     # beside the data
     save_figure(fig, path, dpi=80)
 
