@@ -46,7 +46,7 @@ GOALS = {"one_neuron": "≥ 500× at ≤ 1e-6", "lenet": "≥ 3×"}
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="one-neuron rows only, 200 runs (20 by solve_ivp), one round")
+                        help="one-neuron rows only, 100 runs (4 by solve_ivp), one round")
     parser.add_argument("--json", default=str(ROOT / "bench" / "peers.json"),
                         help="where to write every number (default: %(default)s)")
     parser.add_argument("--results", default=None,
@@ -56,15 +56,23 @@ def parse_args(argv=None):
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--subset", type=int, default=200, help="runs solved by solve_ivp")
     parser.add_argument("--rounds", type=int, default=2, help="ABBA rounds per pair")
-    parser.add_argument("--lenet-steps", type=int, default=1000)
+    parser.add_argument("--lenet-steps", type=int, default=1000,
+                        help="steps of the level with torch on 1 thread (default: %(default)s)")
+    parser.add_argument("--lenet-steps-threaded", type=int, default=100,
+                        help="steps of the level with torch on --threads threads: fewer, "
+                             "because torch's OpenMP threads slow down ~25x on a loaded "
+                             "machine (default: %(default)s)")
     parser.add_argument("--resnet-steps", type=int, default=2, help="steps per timed call")
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="torch threads of the first measurement of every torch row; "
+                             "each is measured again with 1 (default: %(default)s, as XLA)")
     args = parser.parse_args(argv)
     if args.quick:
-        args.runs, args.subset, args.rounds = 200, 20, 1
+        args.runs, args.subset, args.rounds = 100, 4, 1
     elif args.results is None:
         args.results = str(ROOT / "bench" / "RESULTS.md")
-    for name in ("runs", "subset", "rounds", "lenet_steps", "resnet_steps", "threads"):
+    for name in ("runs", "subset", "rounds", "lenet_steps", "lenet_steps_threaded",
+                 "resnet_steps", "threads"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.subset > args.runs:
@@ -107,7 +115,8 @@ def markdown(report: dict) -> str:
              f"- **Versions.** python {env['python']}, jax {env['jax']} ({env['jax_backend']}, "
              f"one XLA thread per core), numpy {env['numpy']}, scipy {env['scipy']}, torch "
              f"{env['torch'] or 'not installed'}"
-             + (f" ({env['torch_threads']} threads)" if env["torch"] else "") + ".",
+             + (f" (eager; every torch row on {env['torch_threads']} threads, as XLA, and "
+                "again on 1)" if env["torch"] else "") + ".",
              "- **Timing.** Each pair ABBA (ours, peer, peer, ours) per round, best of "
              f"{report['settings']['rounds']} rounds per side; ratio = peer time / our time.",
              "", "| row | ours | peer | ours time | peer time | ratio | agreement | goal |",
@@ -167,30 +176,39 @@ def main(argv=None) -> int:
 
         data = load_dataset("mnist", args.data_dir)
         peer = f"torch {torch.__version__} eager"
+        thread_counts = sorted({args.threads, 1}, reverse=True)
         print("LeNet-300-100 IMP level:", flush=True)
-        r = peers_torch.lenet_level(torch, data, args.lenet_steps, args.rounds)
-        rows.append(dict(r, row=r["name"], ours="engine Trainer (lax.scan) + evaluate",
-                         peer=f"{peer}, Adam, masked (open_lth style)",
-                         ours_time=f"{r['ours_s']:.2f} s ({r['ours_steps_per_s']:.0f} steps/s)",
-                         peer_time=f"{r['peer_s']:.2f} s ({r['peer_steps_per_s']:.0f} steps/s)",
-                         goal=GOALS["lenet"]))
+        for threads in thread_counts:
+            steps = args.lenet_steps if threads == 1 else args.lenet_steps_threaded
+            r = peers_torch.lenet_level(torch, data, steps, args.rounds, threads)
+            rows.append(dict(r, row=r["name"], ours="engine Trainer (lax.scan) + evaluate",
+                             peer=f"{peer}, Adam, masked (open_lth style)",
+                             ours_time=f"{r['ours_s']:.2f} s ({r['ours_steps_per_s']:.0f} "
+                                       "steps/s)",
+                             peer_time=f"{r['peer_s']:.2f} s ({r['peer_steps_per_s']:.0f} "
+                                       "steps/s)", goal=GOALS["lenet"]))
         print("ResNet-20 step:", flush=True)
-        r = peers_torch.resnet_step(torch, args.resnet_steps, args.rounds)
-        rows.append(dict(r, row=r["name"], ours="engine Trainer.step", peer=peer,
-                         ours_time=f"{1e3 * r['ours_s']:.0f} ms/step",
-                         peer_time=f"{1e3 * r['peer_s']:.0f} ms/step"))
+        for threads in thread_counts:
+            r = peers_torch.resnet_step(torch, args.resnet_steps, args.rounds, threads)
+            rows.append(dict(r, row=r["name"], ours="engine Trainer.step", peer=peer,
+                             ours_time=f"{1e3 * r['ours_s']:.0f} ms/step",
+                             peer_time=f"{1e3 * r['peer_s']:.0f} ms/step"))
         print("scoring at init:", flush=True)
-        for r in peers_torch.scoring(torch, data, args.rounds):
-            rows.append(dict(r, row=r["name"], ours="lottery_core.sparsity (jit)",
-                             peer=f"{peer}, Synaptic-Flow style",
-                             ours_time=f"{1e3 * r['ours_s']:.1f} ms",
-                             peer_time=f"{1e3 * r['peer_s']:.1f} ms"))
+        for threads in thread_counts:
+            for r in peers_torch.scoring(torch, data, args.rounds, threads):
+                rows.append(dict(r, row=r["name"], ours="lottery_core.sparsity (jit)",
+                                 peer=f"{peer}, Synaptic-Flow style",
+                                 ours_time=f"{1e3 * r['ours_s']:.1f} ms",
+                                 peer_time=f"{1e3 * r['peer_s']:.1f} ms"))
+        torch.set_num_threads(args.threads)
     env["load_end"] = load()
     command = "python bench/peers.py" + (" " + " ".join(argv if argv is not None else
                                                          sys.argv[1:])).rstrip()
     report = dict(command=command.strip(), environment=env, rows=rows, skipped=skipped,
                   settings=dict(runs=args.runs, subset=args.subset, rounds=args.rounds,
-                                lenet_steps=args.lenet_steps, resnet_steps=args.resnet_steps,
+                                lenet_steps=args.lenet_steps,
+                                lenet_steps_threaded=args.lenet_steps_threaded,
+                                resnet_steps=args.resnet_steps,
                                 threads=args.threads, quick=args.quick))
     atomic_write_json(Path(args.json), report)
     print(f"wrote {args.json}", flush=True)

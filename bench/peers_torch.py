@@ -65,8 +65,9 @@ def lenet_torch(torch, params):
     return torch.nn.Sequential(torch.nn.Flatten(), *layers[:-1])
 
 
-def lenet_level(torch, data, steps: int, rounds: int, log=print) -> dict:
-    """The level-1 row: time of ``steps`` masked training steps plus the test evaluation."""
+def lenet_level(torch, data, steps: int, rounds: int, threads: int, log=print) -> dict:
+    """The level-1 row: time of ``steps`` masked training steps plus the test evaluation,
+    torch on ``threads`` threads."""
     model = get_model("lenet300")
     params0, model_state = model.init(jax.random.PRNGKey(SEED))
     lr, batch = LENET_MNIST["learning_rate"], LENET_MNIST["batch_size"]
@@ -101,6 +102,7 @@ def lenet_level(torch, data, steps: int, rounds: int, log=print) -> dict:
              for i in range(LENET_LAYERS)]
 
     def peer():
+        torch.set_num_threads(threads)
         net = lenet_torch(torch, params0)
         weights = [m.weight for m in net if isinstance(m, torch.nn.Linear)]
         with torch.no_grad():
@@ -124,7 +126,7 @@ def lenet_level(torch, data, steps: int, rounds: int, log=print) -> dict:
     ours_s, peer_s = abba(ours, peer, rounds)
     density = sum(int(m.sum()) for m in masks) / sum(m.numel() for m in masks)
     row = dict(name=f"LeNet-300-100 IMP level 1 ({steps} steps, density {density:.3f}, "
-                    "train + test eval)",
+                    f"train + test eval), torch {threads} thread(s)", threads=threads,
                ours_s=ours_s, peer_s=peer_s, ratio=peer_s / ours_s, steps=steps,
                ours_steps_per_s=steps / ours_s, peer_steps_per_s=steps / peer_s,
                ours_accuracy=result["ours_accuracy"], peer_accuracy=result["peer_accuracy"],
@@ -136,8 +138,10 @@ def lenet_level(torch, data, steps: int, rounds: int, log=print) -> dict:
 
 
 # ----------------------------------------------------------------------------- ResNet-20 step
-def resnet_step(torch, steps: int, rounds: int, log=print) -> dict:
-    """bench/cifar_throughput.py's step, batch 128, ``steps`` steps per timed call."""
+def resnet_step(torch, steps: int, rounds: int, threads: int, log=print) -> dict:
+    """bench/cifar_throughput.py's step, batch 128, ``steps`` steps per timed call, torch on
+    ``threads`` threads."""
+    torch.set_num_threads(threads)
     _, run_jax, (model, p0, s0, batch_data) = cifar.compile_jax("resnet20", 128, "float32")
     _, net = cifar.torch_model_for("resnet20", p0, s0, model.num_classes)
     diff = cifar.check_twin(model, p0, s0, batch_data, torch, net)
@@ -145,7 +149,8 @@ def resnet_step(torch, steps: int, rounds: int, log=print) -> dict:
     run_jax(1)
     run_torch(1)
     ours_s, peer_s = abba(lambda: run_jax(steps), lambda: run_torch(steps), rounds)
-    row = dict(name="ResNet-20 training step (batch 128, SGD momentum)",
+    row = dict(name=f"ResNet-20 training step (batch 128, SGD momentum), torch {threads} "
+                    "thread(s)", threads=threads,
                ours_s=ours_s / steps, peer_s=peer_s / steps, ratio=peer_s / ours_s,
                steps=steps, agreement=f"train-mode logits max |diff| {diff:.1e}")
     log(f"  {row['name']}: ours {1e3 * row['ours_s']:.0f} ms/step, torch "
@@ -195,10 +200,11 @@ def _jax_scorer(method, params, state, apply_fn, x, y):
                                                                 x=x, y=y))
 
 
-def scoring(torch, data_mnist, rounds: int, log=print) -> list[dict]:
+def scoring(torch, data_mnist, rounds: int, threads: int, log=print) -> list[dict]:
     """Rows for SNIP, GraSP and one SynFlow round on LeNet-300-100 (100 MNIST training
     examples) and ResNet-20 (100 random CIFAR-shaped images: the time does not depend on the
-    values)."""
+    values). torch on ``threads`` threads."""
+    torch.set_num_threads(threads)
     rows = []
     lenet = get_model("lenet300")
     lp, ls = lenet.init(jax.random.PRNGKey(SEED))
@@ -217,7 +223,7 @@ def scoring(torch, data_mnist, rounds: int, log=print) -> list[dict]:
                  for name, p in net.named_parameters()
                  if p.dim() > 1 and (name.endswith("weight"))]
         kernels = [p for _, p in named]
-        xt = torch.from_numpy(np.asarray(x).reshape(len(x), -1) if model_name == "lenet300"
+        xt = torch.from_numpy(np.array(x).reshape(len(x), -1) if model_name == "lenet300"
                               else np.asarray(x).transpose(0, 3, 1, 2).copy())
         yt = torch.from_numpy(np.asarray(y).astype(np.int64))
         for method in ("snip", "grasp", "synflow"):
@@ -230,7 +236,8 @@ def scoring(torch, data_mnist, rounds: int, log=print) -> list[dict]:
             ours_flat = np.concatenate([ours_by_name[name].reshape(-1) for name, _ in named])
             peer_flat = np.concatenate([s.numpy().reshape(-1) for s in peer_scores])
             rel = float(np.max(np.abs(ours_flat - peer_flat)) / np.max(np.abs(peer_flat)))
-            row = dict(name=f"{method} scores, {model_name}", ours_s=ours_s, peer_s=peer_s,
+            row = dict(name=f"{method} scores, {model_name}, torch {threads} thread(s)",
+                       threads=threads, ours_s=ours_s, peer_s=peer_s,
                        ratio=peer_s / ours_s, agreement=f"max |Δscore| / max |score| {rel:.1e}",
                        relative_score_diff=rel)
             log(f"  {row['name']}: ours {1e3 * ours_s:.1f} ms, torch {1e3 * peer_s:.1f} ms, "
