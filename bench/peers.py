@@ -146,6 +146,16 @@ def write_results(path: Path, text: str) -> None:
 def main(argv=None) -> int:
     args = parse_args(argv)
     torch = None if args.quick else import_torch(args.threads)
+    data = None
+    if torch is not None:                     # read MNIST first: a bad --data-dir fails fast
+        from lottery_core.data import load_dataset
+        from lottery_core.errors import DataError
+
+        try:
+            data = load_dataset("mnist", args.data_dir)
+        except DataError as error:
+            print(f"peers.py: error: --data-dir: {error}", file=sys.stderr)
+            return 2
     env = dict(date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                machine=machine(), load_start=load(), python=platform.python_version(),
                jax=jax.__version__, jax_backend=jax.default_backend(), numpy=np.__version__,
@@ -172,9 +182,7 @@ def main(argv=None) -> int:
                        "skipped.")
     else:
         from bench import peers_torch
-        from lottery_core.data import load_dataset
 
-        data = load_dataset("mnist", args.data_dir)
         peer = f"torch {torch.__version__} eager"
         thread_counts = sorted({args.threads, 1}, reverse=True)
         print("LeNet-300-100 IMP level:", flush=True)

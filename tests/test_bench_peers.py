@@ -36,6 +36,7 @@ def test_quick_writes_the_one_neuron_rows(tmp_path):
     text = results.read_text()
     assert "## other\n\nkept" in text and text.count(peers.BEGIN) == 1
     assert text.count("| one-neuron MC, 100 runs") == 3
+    assert text.count("max \\|Δ final state\\|") == 3         # '|' in a cell is escaped
     # a second run replaces the section rather than appending another
     assert peers.main(["--quick", "--json", str(out), "--results", str(results)]) == 0
     assert results.read_text().count(peers.BEGIN) == 1
