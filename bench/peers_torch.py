@@ -221,7 +221,7 @@ def scoring(torch, data_mnist, rounds: int, threads: int, log=print) -> list[dic
         names = {f"{i}.weight": f"dense_{i // 2}" for i in range(1, 2 * LENET_LAYERS, 2)}
         named = [(names.get(name, name.rsplit(".", 1)[0]), p)
                  for name, p in net.named_parameters()
-                 if p.dim() > 1 and (name.endswith("weight"))]
+                 if p.dim() > 1 and name.endswith("weight")]
         kernels = [p for _, p in named]
         xt = torch.from_numpy(np.array(x).reshape(len(x), -1) if model_name == "lenet300"
                               else np.asarray(x).transpose(0, 3, 1, 2).copy())
@@ -251,7 +251,7 @@ def _jax_kernels(scores) -> dict[str, np.ndarray]:
     {"kernel": ..}}}``, the names of the torch twins' modules), in torch's layout."""
     out = {}
     for path, leaf in flatten(scores).items():
-        module, leaf_name = path.rsplit("/", 1) if "/" in path else path.rsplit(".", 1)
+        module, leaf_name = path.rsplit("/", 1)
         if leaf_name == "kernel":
             leaf = np.asarray(leaf)
             out[module.replace("/", ".")] = leaf.transpose(3, 2, 0, 1) if leaf.ndim == 4 else leaf.T
