@@ -80,7 +80,6 @@ def plan_levels(available_s: float, *, epoch_s: float, eval_s: float, compile_s:
 
 def run_phase(ctx) -> None:
     from lottery_core.experiments import _lrr_common as common
-    from lottery_core.experiments.lrr_signs import sign_curves
     from lottery_core.loops.levels import Runner
     from lottery_core.loops.setup import steps_per_epoch
     from lottery_core.store import layout
@@ -178,7 +177,7 @@ def _record_curves(ctx, runners, common, sign_curves) -> None:
     ctx.result["runs"] = {m: str(r.run_dir) for m, r in runners.items()}
     ctx.result["accuracy"] = {m: common.accuracy_curve(r.run_dir, [seed], done - 1)
                               for m, r in runners.items()}
-    ctx.result["sign_flips"] = {m: sign_curves(r.run_dir, [seed], done - 1)
+    ctx.result["sign_flips"] = {m: common.sign_curves(r.run_dir, [seed], done - 1)
                                 for m, r in runners.items()}
     ctx.result["observations"] = observations(ctx.result)
 
