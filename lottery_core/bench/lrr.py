@@ -127,10 +127,10 @@ def run_phase(ctx) -> None:
                 estimate += (0.0 if warmed else warmup_s) + (compile_s if method == METHODS[0]
                                                              else 0.0)
             if not ctx.fits(f"{method} level {level} and after", estimate):
-                _record_curves(ctx, runners, common, sign_curves)
+                _record_curves(ctx, runners, common)
                 return      # a later level needs this one: stop here, both methods alike
             runner.train_level([s.seed], level)
-        _record_curves(ctx, runners, common, sign_curves)
+        _record_curves(ctx, runners, common)
         ctx.save()
 
 
@@ -166,7 +166,7 @@ def _finished_levels(runner, seed: int) -> int:
     return k
 
 
-def _record_curves(ctx, runners, common, sign_curves) -> None:
+def _record_curves(ctx, runners, common) -> None:
     """Accuracy (``lrr-vs-imp``'s ``accuracy_curve``) and sign flips (``lrr-signs``'
     ``sign_curves``) of the levels both methods finished."""
     seed = ctx.shared.settings.seed
