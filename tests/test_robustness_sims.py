@@ -13,6 +13,7 @@ import jax.numpy as jnp
 
 import lottery_cli.main as cli
 from lottery_core import sparsity
+from lottery_core.errors import CorruptFileError
 from sims.robustness import experiments as rx
 from sims.robustness import training as rt
 
@@ -196,7 +197,7 @@ def test_mnist_reader_and_label_noise(shared_data, tmp_path):
     assert bool(corrupted1.all()) and 0.8 < float(jnp.mean(y1 != y)) < 0.95   # ~9/10 differ
     bad = tmp_path / "bad.idx"
     bad.write_bytes(b"\x00\x00\x0d\x01\x00\x00\x00\x02ab")
-    with pytest.raises(ValueError, match="unsigned-byte IDX"):
+    with pytest.raises(CorruptFileError, match="unsigned-byte IDX"):
         read_idx(bad)
     with pytest.raises(ValueError, match="fraction"):
         mn.noisy_mnist_subset(key, 10, 1.5)
