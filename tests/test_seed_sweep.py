@@ -1,5 +1,6 @@
 """bench/seed_sweep.py: the per-seed records and per-claim table of docs' seed sweeps, from
-report.json files written by the real `lottery verify` runner."""
+report.json files written by the real `lottery verify` runner; sims.stats' Wilson bound of
+claims stated over many instances."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
 from sims import registry, verify
 from sims.registry import Outcome
+from sims.stats import wilson_interval
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -71,3 +75,17 @@ def test_missing_report_is_one_line_and_exit_2(tmp_path, capsys):
     assert _load_bench().main([str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "nowhere" in err
+
+
+def test_wilson_interval_matches_scipy():
+    from scipy.stats import binomtest
+
+    for k, n in ((9, 10), (4, 4), (0, 5), (12, 16), (11, 16), (137, 200)):
+        ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+        assert wilson_interval(k, n) == pytest.approx((ci.low, ci.high), abs=1e-12)
+    # all k of k: k / (k + z²); the bound exceeds 1/2 from 4 of 4 and from 12 of 16 on
+    assert wilson_interval(4, 4)[0] == pytest.approx(4 / (4 + 1.959963984540054**2))
+    assert wilson_interval(3, 3)[0] < 0.5 < wilson_interval(4, 4)[0]
+    assert wilson_interval(11, 16)[0] < 0.5 < wilson_interval(12, 16)[0]
+    with pytest.raises(ValueError, match="3 of 2"):
+        wilson_interval(3, 2)
