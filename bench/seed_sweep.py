@@ -1,0 +1,115 @@
+"""Collect the `lottery verify` reports of a seed sweep into one small JSON file and a table.
+
+    python bench/seed_sweep.py REPORT ... --out docs/data/seed_sweep.json [--markdown]
+
+Each REPORT is a ``report.json`` or a folder holding one, written by
+``lottery verify <ids> --preset full --seed S --out <folder>``. The JSON file keeps, per claim
+and seed, only what the sweep is about (observed, predicted, tolerance, passed, seconds) plus,
+for a claim checked over many random instances, its ``details["over_instances"]`` (rate and
+confidence bound); per report it keeps the seed, preset, creation time and environment. A
+report named later replaces an earlier one's record of the same claim and seed (a re-run of
+changed claims), and the replaced record's creation time is kept as ``superseded``.
+``--markdown`` prints the per-claim table of docs (passes, observed range, failing seeds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lottery_core.store import atomic_write_text  # noqa: E402
+
+RECORD_KEYS = ("predicted", "observed", "tolerance", "passed", "seconds")
+
+
+def _report_path(path: Path) -> Path:
+    path = Path(path)
+    return path / "report.json" if path.is_dir() else path
+
+
+def collect(paths) -> dict:
+    """The sweep of the reports at ``paths``: ``{"reports": [...], "records": [...]}``."""
+    reports, records = [], {}
+    for path in paths:
+        report = json.loads(_report_path(path).read_text(encoding="utf-8"))
+        reports.append({"seed": report["seed"], "preset": report["preset"],
+                        "created": report["created"], "environment": report["environment"],
+                        "claims": [c["claim"] for c in report["claims"]]})
+        for claim in report["claims"]:
+            record = {"claim": claim["claim"], "seed": claim["seed"], "preset": claim["preset"],
+                      "created": report["created"]}
+            record.update({k: claim[k] for k in RECORD_KEYS})
+            if "over_instances" in claim["details"]:
+                record["over_instances"] = claim["details"]["over_instances"]
+            if claim.get("error"):
+                record["error"] = claim["error"]
+            key = (claim["claim"], claim["seed"], claim["preset"])
+            if key in records:
+                record["superseded"] = records[key]["created"]
+            records[key] = record
+    return {"reports": reports, "records": [records[k] for k in sorted(records)]}
+
+
+def _number(value) -> float:
+    """A report value as a float (NaN and inf are stored as strings in report.json)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def summarize(records: list[dict]) -> dict[tuple[str, str], dict]:
+    """Per (claim, preset): seeds run, passes, failing seeds, observed range."""
+    table: dict[tuple[str, str], dict] = {}
+    for r in records:
+        row = table.setdefault((r["claim"], r["preset"]),
+                               {"seeds": [], "passes": 0, "failed_seeds": [], "observed": []})
+        row["seeds"].append(r["seed"])
+        row["passes"] += bool(r["passed"])
+        if not r["passed"]:
+            row["failed_seeds"].append(r["seed"])
+        row["observed"].append(_number(r["observed"]))
+    for row in table.values():
+        finite = [v for v in row.pop("observed") if math.isfinite(v)]
+        row["observed_min"] = min(finite) if finite else math.nan
+        row["observed_max"] = max(finite) if finite else math.nan
+    return dict(sorted(table.items()))
+
+
+def markdown(table: dict[tuple[str, str], dict]) -> str:
+    """The docs table: claim, preset, passes / seeds, observed min … max, failing seeds."""
+    lines = ["| claim | preset | passed | observed (min … max) | failing seeds |",
+             "|---|---|---|---|---|"]
+    for (claim, preset), row in table.items():
+        failed = ", ".join(str(s) for s in sorted(row["failed_seeds"])) or "none"
+        lines.append(f"| `{claim}` | {preset} | {row['passes']} / {len(row['seeds'])} | "
+                     f"{row['observed_min']:.4g} … {row['observed_max']:.4g} | {failed} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("reports", nargs="+", type=Path, help="report.json files or folders")
+    parser.add_argument("--out", type=Path, help="write the sweep JSON here")
+    parser.add_argument("--markdown", action="store_true", help="print the per-claim table")
+    args = parser.parse_args(argv)
+    missing = [str(p) for p in args.reports if not _report_path(p).is_file()]
+    if missing:
+        print(f"no report.json at: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    sweep = collect(args.reports)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(args.out, json.dumps(sweep, indent=1, ensure_ascii=False) + "\n")
+    if args.markdown:
+        print(markdown(summarize(sweep["records"])))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
