@@ -6,7 +6,7 @@ Each REPORT is a ``report.json`` or a folder holding one, written by
 ``lottery verify <ids> --preset full --seed S --out <folder>``. The JSON file keeps, per claim
 and seed, only what the sweep is about (observed, predicted, tolerance, passed, seconds) plus,
 for a claim checked over many random instances, its ``details["over_instances"]`` (rate and
-confidence bound); per report it keeps the seed, preset, creation time and environment. A
+confidence bound); per report it keeps the seeds, preset, creation time and provenance. A
 report named later replaces an earlier one's record of the same claim and seed (a re-run of
 changed claims), and the replaced record's creation time is kept as ``superseded``.
 ``--markdown`` prints the per-claim table of docs (passes, observed range, failing seeds).
@@ -37,12 +37,14 @@ def collect(paths) -> dict:
     reports, records = [], {}
     for path in paths:
         report = json.loads(_report_path(path).read_text(encoding="utf-8"))
-        reports.append({"seed": report["seed"], "preset": report["preset"],
-                        "created": report["created"], "environment": report["environment"],
-                        "claims": [c["claim"] for c in report["claims"]]})
+        reports.append({"seeds": report["seeds"], "preset": report["preset"],
+                        "created": report["created"], "provenance": report["provenance"],
+                        "claims": sorted({c["claim"] for c in report["claims"]})})
         for claim in report["claims"]:
+            if "passed" not in claim:          # NOT RUN in a partial report
+                continue
             record = {"claim": claim["claim"], "seed": claim["seed"], "preset": claim["preset"],
-                      "created": report["created"]}
+                      "created": report["created"], "verdict": claim["verdict"]}
             record.update({k: claim[k] for k in RECORD_KEYS})
             if "over_instances" in claim["details"]:
                 record["over_instances"] = claim["details"]["over_instances"]

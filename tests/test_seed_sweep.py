@@ -32,7 +32,7 @@ def _claims(fail_at_seed: int):
 
     def seeded(ctx):
         return Outcome(predicted=1.0, observed=float(ctx.seed), tolerance=0.0,
-                       passed=ctx.seed != fail_at_seed,
+                       passed=ctx.seed != fail_at_seed, comparison="seed != fail_at_seed",
                        details={"over_instances": {"rate": 0.9, "lower_bound": 0.7}})
 
     return [registry.Claim("toy.always", "src", "stmt", always),
@@ -45,7 +45,7 @@ def test_collect_summarize_and_markdown(tmp_path, capsys):
         verify.verify(_claims(fail_at_seed=1), preset="quick", seed=seed,
                       out_dir=tmp_path / f"s{seed}", progress=False, stream=io.StringIO())
     sweep = bench.collect([tmp_path / f"s{s}" for s in range(3)])
-    assert [r["seed"] for r in sweep["reports"]] == [0, 1, 2]
+    assert [r["seeds"] for r in sweep["reports"]] == [[0], [1], [2]]
     seeded = [r for r in sweep["records"] if r["claim"] == "toy.seeded"]
     assert [(r["seed"], r["passed"], r["observed"]) for r in seeded] == [
         (0, True, 0.0), (1, False, 1.0), (2, True, 2.0)]
