@@ -44,11 +44,19 @@ def mnist(shared_data) -> str:
     return str(shared_data / "mnist")
 
 
+def default_sigint() -> None:
+    """Run in the child before exec: act on SIGINT even when these tests run in a background
+    job, whose shell starts them with SIGINT ignored (inherited across exec, and Python then
+    installs no KeyboardInterrupt handler)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def lottery(*args, env=None) -> subprocess.Popen:
     base = {k: v for k, v in os.environ.items() if k != "LOTTERY_DEBUG"}
     env = {**base, "PYTHONPATH": str(REPO), "JAX_PLATFORMS": "cpu", **(env or {})}
     return subprocess.Popen([sys.executable, "-m", "lottery_cli", *args], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)
 
 
 def finish(proc, timeout=300) -> tuple[int, str, str]:

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 import lottery_cli.main as cli
+import test_faults
 from lottery_cli.commands.verify import parse_seed_range
 from lottery_core.errors import UsageError
 from lottery_core.store import provenance
@@ -287,7 +288,8 @@ def test_sigint_keeps_finished_claims_and_the_rerun_resumes(tmp_path):
         [str(REPO)] + [p for p in [os.environ.get("PYTHONPATH")] if p]), JAX_PLATFORMS="cpu")
     child = subprocess.Popen([sys.executable, str(script), str(flag), str(out)],
                              env=dict(env, TOY_SLOW="1"), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+                             stderr=subprocess.PIPE, text=True,
+                             preexec_fn=test_faults.default_sigint)
     deadline = time.monotonic() + 240
     while not flag.exists():
         assert child.poll() is None, child.communicate()
