@@ -8,8 +8,10 @@ and seed, only what the sweep is about (observed, predicted, tolerance, passed, 
 for a claim checked over many random instances, its ``details["over_instances"]`` (rate and
 confidence bound); per report it keeps the seed, preset, creation time and environment. A
 report named later replaces an earlier one's record of the same claim and seed (a re-run of
-changed claims), and the replaced record's creation time is kept as ``superseded``.
-``--markdown`` prints the per-claim table of docs (passes, observed range, failing seeds).
+changed claims); the replaced record's creation time, observed value and verdict are kept as
+``superseded``. ``--markdown`` prints the tables of docs/seed_sweep.md: per claim (passes,
+observed range, failing seeds) and, per seed, each claim stated over instances (instances
+held, rate, 95% Wilson interval).
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ def collect(paths) -> dict:
                 record["error"] = claim["error"]
             key = (claim["claim"], claim["seed"], claim["preset"])
             if key in records:
-                record["superseded"] = records[key]["created"]
+                old = records[key]
+                record["superseded"] = {k: old[k] for k in ("created", "observed", "passed")}
             records[key] = record
     return {"reports": reports, "records": [records[k] for k in sorted(records)]}
 
@@ -92,6 +95,20 @@ def markdown(table: dict[tuple[str, str], dict]) -> str:
     return "\n".join(lines)
 
 
+def instances_markdown(records: list[dict]) -> str:
+    """Per seed, every claim stated over many instances: held / instances, rate, Wilson 95%."""
+    lines = ["| claim | preset | seed | held / instances | rate | Wilson 95% | passed |",
+             "|---|---|---|---|---|---|---|"]
+    for r in records:
+        over = r.get("over_instances")
+        if over:
+            low, high = over["wilson95"]
+            lines.append(f"| `{r['claim']}` | {r['preset']} | {r['seed']} | {over['held']} / "
+                         f"{over['instances']} | {over['rate']:.3f} | [{low:.3f}, {high:.3f}] | "
+                         f"{'PASS' if r['passed'] else 'FAIL'} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("reports", nargs="+", type=Path, help="report.json files or folders")
@@ -108,6 +125,9 @@ def main(argv=None) -> int:
         atomic_write_text(args.out, json.dumps(sweep, indent=1, ensure_ascii=False) + "\n")
     if args.markdown:
         print(markdown(summarize(sweep["records"])))
+        if any("over_instances" in r for r in sweep["records"]):
+            print()
+            print(instances_markdown(sweep["records"]))
     return 0
 
 

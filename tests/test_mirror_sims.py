@@ -48,7 +48,7 @@ def test_rotated_gradient_descent_equals_mw_form():
     bed = S.testbed(5, 2)
     m0, w0 = M.pilot_init(bed["x_init"], beta=1.0)
     u0, v0 = S.rotate(m0, w0)
-    common = dict(eta=1e-2, steps=500, kind=3, alpha0=0.5, tau=100.0, records=5)
+    common = dict(eta=1e-2, steps=500, kind=3, alpha0=0.5, tau=100.0, records=5, factor=True)
     m, w, log_mw, d_mw, _ = S.gradient_descent(bed["Z"], bed["y"], bed["x_star"], m0, w0,
                                                setting=S.WD_MW, **common)
     u, v, log_uv, d_uv, _ = S.gradient_descent(bed["Z"], bed["y"], bed["x_star"], u0, v0,
@@ -66,7 +66,7 @@ def test_gradient_descent_over_instances_equals_one_instance_at_a_time():
     beds = [S.testbed(seed, 2) for seed in (3, (3, 1), (3, 2))]
     starts = [M.pilot_init(bed["x_init"], beta=1.0) for bed in beds]
     common = dict(eta=1e-2, steps=200, setting=np.array([S.WD_MW, S.WD_UV]),
-                  kind=np.array([0, 3]), alpha0=np.array([1e-2, 0.5]), records=4)
+                  kind=np.array([0, 3]), alpha0=np.array([1e-2, 0.5]), records=4, factor=True)
     stack = lambda key: np.stack([bed[key] for bed in beds])  # noqa: E731
     together = S.gradient_descent(stack("Z"), stack("y"), stack("x_star"),
                                   np.stack([m for m, _ in starts]),
@@ -76,6 +76,12 @@ def test_gradient_descent_over_instances_equals_one_instance_at_a_time():
         alone = S.gradient_descent(bed["Z"], bed["y"], bed["x_star"], m0, w0, **common)
         for a, b in zip(together, alone):
             np.testing.assert_array_equal(a[i], b)
+        # without the C2 factor (not computed) the trajectory is the same, bit for bit
+        lean = S.gradient_descent(bed["Z"], bed["y"], bed["x_star"], m0, w0,
+                                  **{**common, "factor": False})
+        assert lean[2] is None
+        for a, b in zip(lean[:2] + lean[3:], alone[:2] + alone[3:]):
+            np.testing.assert_array_equal(a, b)
     assert not np.array_equal(beds[0]["Z"], beds[1]["Z"])   # the instances differ
 
 

@@ -74,7 +74,7 @@ def imbalance_law(ctx: ClaimContext) -> Outcome:
     eta = 1e-2
     mk, wk, log_factor, _, _ = gradient_descent(
         bed["Z"], bed["y"], bed["x_star"], m0, w0, eta=eta, steps=steps, setting=WD_MW,
-        kind=3, alpha0=0.05, tau=100.0)
+        kind=3, alpha0=0.05, tau=100.0, factor=True)
     ratio = theory.imbalance(mk, wk) / theory.imbalance(m0, w0)
     discrete = np.abs(ratio / np.exp(log_factor) - 1.0).max()
     return Outcome(
