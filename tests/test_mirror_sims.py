@@ -38,6 +38,16 @@ def test_quick_preset_passes_every_claim(tmp_path):
     assert over["instances"] == 4 == len(dln["best_pilot_per_instance"])
     assert over["wilson95"][0] > over["threshold"] == 0.5
     assert dln["best_pilot_per_instance"][0] == dln["seed_instance"]["best_pilot"]
+    # C4 and C6 keep the spec's thresholds (5e-3 at a = 1e-6; >= 10x), decided over 40
+    # instances; every failed instance is listed with the check it failed
+    for name in ("l2_to_l1_transition", "positional_bias"):
+        details = by_id[f"mirror.{name}"]["details"]
+        over = details["over_instances"]
+        assert over["instances"] == 40 and over["wilson95"][0] > 0.5
+        assert len(details["failed_instances"]) == over["instances"] - over["held"]
+        assert all(f["failed_checks"] for f in details["failed_instances"])
+    assert by_id["mirror.positional_bias"]["details"]["over_instances"]["check_rates"][
+        "ordered"] == 1.0
     # the paper-constant variant of C1 is off by O(1), the verified one by rounding only
     assert by_id["mirror.mirror_identity"]["details"]["paper_constant_error"] > 0.1
     assert by_id["mirror.mirror_identity"]["observed"] < 1e-9
