@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lottery_core.store import atomic_write_text  # noqa: E402
+from sims.stats import wilson_interval  # noqa: E402
 
 RECORD_KEYS = ("predicted", "observed", "tolerance", "passed", "seconds")
 
@@ -96,17 +97,30 @@ def markdown(table: dict[tuple[str, str], dict]) -> str:
 
 
 def instances_markdown(records: list[dict]) -> str:
-    """Per seed, every claim stated over many instances: held / instances, rate, Wilson 95%."""
+    """Per seed, every claim stated over many instances: held / instances, rate, Wilson 95%;
+    then the pooled rate of each claim over all seeds (the seeds draw disjoint instances)."""
     lines = ["| claim | preset | seed | held / instances | rate | Wilson 95% | passed |",
              "|---|---|---|---|---|---|---|"]
+    pooled: dict[tuple[str, str], list[int]] = {}
     for r in records:
         over = r.get("over_instances")
         if over:
-            low, high = over["wilson95"]
-            lines.append(f"| `{r['claim']}` | {r['preset']} | {r['seed']} | {over['held']} / "
-                         f"{over['instances']} | {over['rate']:.3f} | [{low:.3f}, {high:.3f}] | "
-                         f"{'PASS' if r['passed'] else 'FAIL'} |")
+            pool = pooled.setdefault((r["claim"], r["preset"]), [0, 0, 0])
+            pool[0] += over["held"]
+            pool[1] += over["instances"]
+            pool[2] += 1
+            lines.append(_instance_row(r["claim"], r["preset"], str(r["seed"]), over["held"],
+                                       over["instances"], *over["wilson95"],
+                                       "PASS" if r["passed"] else "FAIL"))
+    for (claim, preset), (held, count, seeds) in pooled.items():
+        lines.append(_instance_row(claim, preset, f"all {seeds}", held, count,
+                                   *wilson_interval(held, count), ""))
     return "\n".join(lines)
+
+
+def _instance_row(claim, preset, seed, held, count, low, high, verdict) -> str:
+    return (f"| `{claim}` | {preset} | {seed} | {held} / {count} | {held / count:.3f} | "
+            f"[{low:.3f}, {high:.3f}] | {verdict} |")
 
 
 def main(argv=None) -> int:

@@ -74,6 +74,8 @@ def test_collect_summarize_and_markdown(tmp_path, capsys):
     assert "| `toy.seeded` | quick | 3 / 3 |" in out
     assert "| `toy.seeded` | quick | 1 | 9 / 10 | 0.900 | [0.596, 0.982] | PASS |" in out
     assert "toy.always` | quick | 1 | " not in out      # no instances: not in that table
+    # pooled over the 3 seeds: 27 of 30 instances
+    assert "| `toy.seeded` | quick | all 3 | 27 / 30 | 0.900 | [0.744, 0.965] |  |" in out
 
 
 def test_missing_report_is_one_line_and_exit_2(tmp_path, capsys):
