@@ -8,8 +8,10 @@ and seed, only what the sweep is about (observed, predicted, tolerance, passed, 
 for a claim checked over many random instances, its ``details["over_instances"]`` (rate and
 confidence bound); per report it keeps the seeds, preset, creation time and provenance. A
 report named later replaces an earlier one's record of the same claim and seed (a re-run of
-changed claims), and the replaced record's creation time is kept as ``superseded``.
-``--markdown`` prints the per-claim table of docs (passes, observed range, failing seeds).
+changed claims); the replaced record's creation time, observed value and verdict are kept as
+``superseded``. ``--markdown`` prints the tables of docs/seed_sweep.md: per claim (passes,
+observed range, failing seeds) and, per seed, each claim stated over instances (instances
+held, rate, 95% Wilson interval).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lottery_core.store import atomic_write_text  # noqa: E402
+from sims.stats import wilson_interval  # noqa: E402
 
 RECORD_KEYS = ("predicted", "observed", "tolerance", "passed", "seconds")
 
@@ -52,7 +55,8 @@ def collect(paths) -> dict:
                 record["error"] = claim["error"]
             key = (claim["claim"], claim["seed"], claim["preset"])
             if key in records:
-                record["superseded"] = records[key]["created"]
+                old = records[key]
+                record["superseded"] = {k: old[k] for k in ("created", "observed", "passed")}
             records[key] = record
     return {"reports": reports, "records": [records[k] for k in sorted(records)]}
 
@@ -94,6 +98,33 @@ def markdown(table: dict[tuple[str, str], dict]) -> str:
     return "\n".join(lines)
 
 
+def instances_markdown(records: list[dict]) -> str:
+    """Per seed, every claim stated over many instances: held / instances, rate, Wilson 95%;
+    then the pooled rate of each claim over all seeds (the seeds draw disjoint instances)."""
+    lines = ["| claim | preset | seed | held / instances | rate | Wilson 95% | passed |",
+             "|---|---|---|---|---|---|---|"]
+    pooled: dict[tuple[str, str], list[int]] = {}
+    for r in records:
+        over = r.get("over_instances")
+        if over:
+            pool = pooled.setdefault((r["claim"], r["preset"]), [0, 0, 0])
+            pool[0] += over["held"]
+            pool[1] += over["instances"]
+            pool[2] += 1
+            lines.append(_instance_row(r["claim"], r["preset"], str(r["seed"]), over["held"],
+                                       over["instances"], *over["wilson95"],
+                                       "PASS" if r["passed"] else "FAIL"))
+    for (claim, preset), (held, count, seeds) in pooled.items():
+        lines.append(_instance_row(claim, preset, f"all {seeds}", held, count,
+                                   *wilson_interval(held, count), ""))
+    return "\n".join(lines)
+
+
+def _instance_row(claim, preset, seed, held, count, low, high, verdict) -> str:
+    return (f"| `{claim}` | {preset} | {seed} | {held} / {count} | {held / count:.3f} | "
+            f"[{low:.3f}, {high:.3f}] | {verdict} |")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("reports", nargs="+", type=Path, help="report.json files or folders")
@@ -110,6 +141,9 @@ def main(argv=None) -> int:
         atomic_write_text(args.out, json.dumps(sweep, indent=1, ensure_ascii=False) + "\n")
     if args.markdown:
         print(markdown(summarize(sweep["records"])))
+        if any("over_instances" in r for r in sweep["records"]):
+            print()
+            print(instances_markdown(sweep["records"]))
     return 0
 
 

@@ -38,6 +38,16 @@ def test_quick_preset_passes_every_claim(tmp_path):
     assert over["instances"] == 4 == len(dln["best_pilot_per_instance"])
     assert over["wilson95"][0] > over["threshold"] == 0.5
     assert dln["best_pilot_per_instance"][0] == dln["seed_instance"]["best_pilot"]
+    # C4 and C6 keep the spec's thresholds (5e-3 at a = 1e-6; >= 10x), decided over 40
+    # instances; every failed instance is listed with the check it failed
+    for name in ("l2_to_l1_transition", "positional_bias"):
+        details = by_id[f"mirror.{name}"]["details"]
+        over = details["over_instances"]
+        assert over["instances"] == 40 and over["wilson95"][0] > 0.5
+        assert len(details["failed_instances"]) == over["instances"] - over["held"]
+        assert all(f["failed_checks"] for f in details["failed_instances"])
+    assert by_id["mirror.positional_bias"]["details"]["over_instances"]["check_rates"][
+        "ordered"] == 1.0
     # the paper-constant variant of C1 is off by O(1), the verified one by rounding only
     assert by_id["mirror.mirror_identity"]["details"]["paper_constant_error"] > 0.1
     assert by_id["mirror.mirror_identity"]["observed"] < 1e-9
@@ -48,7 +58,7 @@ def test_rotated_gradient_descent_equals_mw_form():
     bed = S.testbed(5, 2)
     m0, w0 = M.pilot_init(bed["x_init"], beta=1.0)
     u0, v0 = S.rotate(m0, w0)
-    common = dict(eta=1e-2, steps=500, kind=3, alpha0=0.5, tau=100.0, records=5)
+    common = dict(eta=1e-2, steps=500, kind=3, alpha0=0.5, tau=100.0, records=5, factor=True)
     m, w, log_mw, d_mw, _ = S.gradient_descent(bed["Z"], bed["y"], bed["x_star"], m0, w0,
                                                setting=S.WD_MW, **common)
     u, v, log_uv, d_uv, _ = S.gradient_descent(bed["Z"], bed["y"], bed["x_star"], u0, v0,
@@ -66,7 +76,7 @@ def test_gradient_descent_over_instances_equals_one_instance_at_a_time():
     beds = [S.testbed(seed, 2) for seed in (3, (3, 1), (3, 2))]
     starts = [M.pilot_init(bed["x_init"], beta=1.0) for bed in beds]
     common = dict(eta=1e-2, steps=200, setting=np.array([S.WD_MW, S.WD_UV]),
-                  kind=np.array([0, 3]), alpha0=np.array([1e-2, 0.5]), records=4)
+                  kind=np.array([0, 3]), alpha0=np.array([1e-2, 0.5]), records=4, factor=True)
     stack = lambda key: np.stack([bed[key] for bed in beds])  # noqa: E731
     together = S.gradient_descent(stack("Z"), stack("y"), stack("x_star"),
                                   np.stack([m for m, _ in starts]),
@@ -76,6 +86,12 @@ def test_gradient_descent_over_instances_equals_one_instance_at_a_time():
         alone = S.gradient_descent(bed["Z"], bed["y"], bed["x_star"], m0, w0, **common)
         for a, b in zip(together, alone):
             np.testing.assert_array_equal(a[i], b)
+        # without the C2 factor (not computed) the trajectory is the same, bit for bit
+        lean = S.gradient_descent(bed["Z"], bed["y"], bed["x_star"], m0, w0,
+                                  **{**common, "factor": False})
+        assert lean[2] is None
+        for a, b in zip(lean[:2] + lean[3:], alone[:2] + alone[3:]):
+            np.testing.assert_array_equal(a, b)
     assert not np.array_equal(beds[0]["Z"], beds[1]["Z"])   # the instances differ
 
 

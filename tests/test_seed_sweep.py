@@ -33,7 +33,8 @@ def _claims(fail_at_seed: int):
     def seeded(ctx):
         return Outcome(predicted=1.0, observed=float(ctx.seed), tolerance=0.0,
                        passed=ctx.seed != fail_at_seed, comparison="seed != fail_at_seed",
-                       details={"over_instances": {"rate": 0.9, "lower_bound": 0.7}})
+                       details={"over_instances": {"instances": 10, "held": 9, "rate": 0.9,
+                                                 "wilson95": list(wilson_interval(9, 10))}})
 
     return [registry.Claim("toy.always", "src", "stmt", always),
             registry.Claim("toy.seeded", "src", "stmt", seeded)]
@@ -49,7 +50,7 @@ def test_collect_summarize_and_markdown(tmp_path, capsys):
     seeded = [r for r in sweep["records"] if r["claim"] == "toy.seeded"]
     assert [(r["seed"], r["passed"], r["observed"]) for r in seeded] == [
         (0, True, 0.0), (1, False, 1.0), (2, True, 2.0)]
-    assert seeded[0]["over_instances"] == {"rate": 0.9, "lower_bound": 0.7}
+    assert seeded[0]["over_instances"]["held"] == 9
     table = bench.summarize(sweep["records"])
     row = table[("toy.seeded", "quick")]
     assert (row["passes"], row["failed_seeds"], row["observed_min"], row["observed_max"]) == (
@@ -67,8 +68,14 @@ def test_collect_summarize_and_markdown(tmp_path, capsys):
                        "--out", str(out), "--markdown"]) == 0
     records = json.loads(out.read_text())["records"]
     rerun = [r for r in records if r["claim"] == "toy.seeded" and r["seed"] == 1]
-    assert len(rerun) == 1 and rerun[0]["passed"] and "superseded" in rerun[0]
-    assert "| `toy.seeded` | quick | 3 / 3 |" in capsys.readouterr().out
+    assert len(rerun) == 1 and rerun[0]["passed"]
+    assert rerun[0]["superseded"]["passed"] is False and rerun[0]["superseded"]["observed"] == 1.0
+    out = capsys.readouterr().out
+    assert "| `toy.seeded` | quick | 3 / 3 |" in out
+    assert "| `toy.seeded` | quick | 1 | 9 / 10 | 0.900 | [0.596, 0.982] | PASS |" in out
+    assert "toy.always` | quick | 1 | " not in out      # no instances: not in that table
+    # pooled over the 3 seeds: 27 of 30 instances
+    assert "| `toy.seeded` | quick | all 3 | 27 / 30 | 0.900 | [0.744, 0.965] |  |" in out
 
 
 def test_missing_report_is_one_line_and_exit_2(tmp_path, capsys):

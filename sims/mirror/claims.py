@@ -74,7 +74,7 @@ def imbalance_law(ctx: ClaimContext) -> Outcome:
     eta = 1e-2
     mk, wk, log_factor, _, _ = gradient_descent(
         bed["Z"], bed["y"], bed["x_star"], m0, w0, eta=eta, steps=steps, setting=WD_MW,
-        kind=3, alpha0=0.05, tau=100.0)
+        kind=3, alpha0=0.05, tau=100.0, factor=True)
     ratio = theory.imbalance(mk, wk) / theory.imbalance(m0, w0)
     discrete = np.abs(ratio / np.exp(log_factor) - 1.0).max()
     return Outcome(
@@ -161,42 +161,86 @@ def pl_linear_rate(ctx: ClaimContext) -> Outcome:
                  "bound_slopes": bound_slope, "points_used": valid.sum(axis=0)})
 
 
+# ============================================================================ instances
+#: a claim about a random test bed holds "on a typical instance" when the 95% Wilson lower
+#: bound of the fraction of instances on which it holds exceeds this
+TYPICAL = 0.5
+
+
+def _instance_seeds(ctx: ClaimContext, count: int) -> list:
+    """The seed's own test bed first, then ``count − 1`` more from SeedSequence((seed, i)).
+    C4, C6 and C11 draw the same instances (Z, x* come first in :func:`testbed`)."""
+    return [ctx.seed] + [(ctx.seed, i) for i in range(1, count)]
+
+
+def _over_instances(held, checks, reported=None) -> dict:
+    """Instances, how many held, the rate and its 95% Wilson interval, the rate of each check
+    (``checks``: one dict name -> bool per instance) and ``reported`` rates (not asserted)."""
+    count, k = len(held), int(sum(held))
+    low, high = wilson_interval(k, count)
+    return {"instances": count, "held": k, "rate": k / count, "wilson95": [low, high],
+            "threshold": TYPICAL,
+            "check_rates": {name: float(np.mean([c[name] for c in checks])) for name in checks[0]},
+            **(reported or {})}
+
+
 # ============================================================================ C4 (+ shape figure)
 
-@claim("mirror.l2_to_l1_transition", source=f"{SOURCE}: v1 §3 and Fig. 1c [P]; Woodworth "
-       "et al. 2020; spec §1.3 and C4 [R][V]",
-       statement="argmin_{Zx=y} R_a(x) (c = 0) moves from the min-L2-norm solution (a → ∞) to "
-                 "basis pursuit (a → 0); rel. distance < 1e-3 to L2 at a = 10 and < 5e-3 to "
-                 "L1 at a = 1e-10, monotone in between.")
-def l2_to_l1_transition(ctx: ClaimContext) -> Outcome:
-    bed = testbed(ctx.seed, 1)
+def _transition(bed, a_values):
+    """Relative distances of argmin_{Zx=y} R_a (c = 0) to min-L2 and to basis pursuit."""
     Z, y = bed["Z"], bed["y"]
-    a_values = 10.0 ** np.arange(2, -13, -1)   # a = 1e2 ... 1e-12 (cheap: both presets)
     x_l2, x_l1 = theory.min_l2_solution(Z, y), theory.basis_pursuit_solution(Z, y)
     sols = [theory.implicit_bias_solution(Z, y, a) for a in a_values]
     to_l2 = np.array([np.linalg.norm(x - x_l2) / np.linalg.norm(x_l2) for x in sols])
     to_l1 = np.array([np.linalg.norm(x - x_l1) / np.linalg.norm(x_l1) for x in sols])
+    return to_l2, to_l1, float(np.linalg.norm(x_l1 - bed["x_star"])), float(
+        np.linalg.norm(x_l2 - bed["x_star"]))
+
+
+@claim("mirror.l2_to_l1_transition", source=f"{SOURCE}: v1 §3 and Fig. 1c [P]; Woodworth "
+       "et al. 2020; spec §1.3 and C4 [R][V]; stated over random test-bed instances [R]",
+       statement="argmin_{Zx=y} R_a(x) (c = 0) moves from the min-L2-norm solution (a → ∞) to "
+                 "basis pursuit (a → 0): on a typical random instance of the test bed, rel. "
+                 "distance < 1e-3 to L2 at a = 10 and < 5e-3 to L1 at a = 1e-6 (spec C4), "
+                 "monotone in a; asserted over many instances (95% Wilson lower bound of the "
+                 "rate > 1/2). The scalar limits of q_a hold.")
+def l2_to_l1_transition(ctx: ClaimContext) -> Outcome:
+    a_values = 10.0 ** np.arange(2, -13, -1)   # a = 1e2 ... 1e-12 (KKT solves and one LP)
     at = lambda arr, a: float(arr[np.argmin(np.abs(np.log10(a_values) - np.log10(a)))])  # noqa
-    monotone = bool(np.all(np.diff(to_l2) >= -1e-12) and np.all(np.diff(to_l1) <= 1e-12))
+    # the L1 distance decays like 1/log(1/a), slowly when x* has a small entry (5.3e-2 at
+    # a = 1e-6 on the seed-3 instance), so a checkpoint holds on some instances, not all
+    seeds = _instance_seeds(ctx, ctx.size(40, 200))
+    rows = [_transition(testbed(s, 1), a_values) for s in seeds]
+    checks = [{"l2_at_a_10_<_1e-3": at(to_l2, 10.0) < 1e-3,
+               "l1_at_a_1e-6_<_5e-3": at(to_l1, 1e-6) < 5e-3,
+               "monotone": bool(np.all(np.diff(to_l2) >= -1e-12)
+                                and np.all(np.diff(to_l1) <= 1e-12))}
+              for to_l2, to_l1, _, _ in rows]
+    held = [all(c.values()) for c in checks]
+    over = _over_instances(held, checks, {"l1_at_a_1e-10_<_5e-3_rate": float(
+        np.mean([at(r[1], 1e-10) < 5e-3 for r in rows]))})
     # scalar shape checks: q_a(x)/(x²/2a) → 1 (error ≈ (x/a)²/12) and q_a/(|x|log 1/a) → 1
     ratio_small = theory.shape_function(1e-3, 1.0) / (1e-6 / 2.0)
     ratio_l1 = [float(theory.shape_function(1.0, a) / np.log(1.0 / a)) for a in (1e-4, 1e-8, 1e-16)]
     scalar_ok = abs(ratio_small - 1.0 + 1e-6 / 12) < 1e-9 and abs(ratio_l1[-1] - 1.0) < abs(
         ratio_l1[0] - 1.0) and abs(ratio_l1[-1] - 1.0) < 0.05
-    # the spec's checkpoint a = 1e-6 is instance-specific (the L1 distance decays slowly when
-    # x* has a small entry: 5.3e-2 at seed 3); a = 1e-10 holds on seeds 0-9 (max 2.4e-3)
-    passed = bool(at(to_l2, 10.0) < 1e-3 and at(to_l1, 1e-10) < 5e-3 and monotone and scalar_ok)
+    to_l2, to_l1, l1_gap, l2_gap = rows[0]
     figures.potential_shape(ctx.figure_path("mirror_potential_shape.png"), a_values, to_l2,
                             to_l1)
     return Outcome(
-        predicted=0.0, observed=at(to_l1, 1e-10), tolerance=5e-3, passed=passed,
-        comparison="rel-to-L2 < 1e-3 at a = 10, rel-to-L1 < 5e-3 at a = 1e-10, both monotone "
-                   "in a, scalar q_a limits hold",
+        predicted=TYPICAL, observed=over["rate"], tolerance=0.0,
+        passed=bool(scalar_ok and over["wilson95"][0] > TYPICAL),
+        comparison="95% Wilson lower bound of the fraction of instances with rel-to-L2 < 1e-3 "
+                   "at a = 10, rel-to-L1 < 5e-3 at a = 1e-6 and both monotone in a > 1/2; "
+                   "scalar q_a limits hold",
         figure="mirror_potential_shape.png",
-        details={"a": a_values, "rel_to_l2": to_l2, "rel_to_l1": to_l1,
-                 "rel_to_l1_at_1e-6_spec_checkpoint": at(to_l1, 1e-6),
-                 "l1_minus_x_star": float(np.linalg.norm(x_l1 - bed["x_star"])),
-                 "l2_minus_x_star": float(np.linalg.norm(x_l2 - bed["x_star"])),
+        details={"over_instances": over,
+                 "failed_instances": [{"seed": s, "failed_checks": [n for n, ok in c.items()
+                                                                    if not ok]}
+                                      for s, c, h in zip(seeds, checks, held) if not h],
+                 "rel_to_l1_at_1e-6_per_instance_max": max(at(r[1], 1e-6) for r in rows),
+                 "seed_instance": {"a": a_values, "rel_to_l2": to_l2, "rel_to_l1": to_l1,
+                                   "l1_minus_x_star": l1_gap, "l2_minus_x_star": l2_gap},
                  "q_ratio_small_x": float(ratio_small),
                  "q_ratio_l1_at_a_1e-4_1e-8_1e-16": ratio_l1})
 
@@ -240,16 +284,11 @@ def time_dependent_equals_static(ctx: ClaimContext) -> Outcome:
 
 # ============================================================================ C6
 
-@claim("mirror.positional_bias", source=f"{SOURCE}: v1 §3 (positional bias) [P]; spec §1.3, "
-       "C6 [R][V]",
-       statement="With α ≡ 0 the interpolator argmin R_{a_0} is pulled toward x_0 (minimiser of "
-                 "R_{a_t} is e^{−4A}x_0); ∫α = 2 cuts ‖x_∞ − x*‖ (≥ 3×; the spec saw ≥ 10×) for "
-                 "β ∈ {1, 0.01}, more for the smaller β.")
-def positional_bias(ctx: ClaimContext) -> Outcome:
-    inits = 5                                      # KKT solves only: cheap at both presets
-    bed = testbed(ctx.seed, inits)
+def _positional(bed, inits):
+    """Mean ‖x_∞ − x*‖ for ∫α = 0 and 2 and β ∈ {1, 0.01} (x_∞ from the KKT system), and the
+    largest error of argmin R_{a_t} = e^{−4A}x_0."""
     Z, y, x_star = bed["Z"], bed["y"], bed["x_star"]
-    table, improvements, minimiser_error = {}, [], 0.0
+    table, minimiser_error = {}, 0.0
     for beta in (1.0, 0.01):
         m0, w0 = theory.pilot_init(bed["x_init"], beta=beta)
         c, a0 = theory.correction(m0, w0), theory.scale_from_params(m0, w0)
@@ -257,27 +296,53 @@ def positional_bias(ctx: ClaimContext) -> Outcome:
         for A in (0.0, 2.0):
             a = theory.scale(a0, A)
             xs = np.stack([theory.implicit_bias_solution(Z, y, a[i], c[i]) for i in range(inits)])
-            row[A] = float(np.linalg.norm(xs - x_star, axis=1).mean())
+            row[f"A={A:g}"] = float(np.linalg.norm(xs - x_star, axis=1).mean())
             x_min = theory.potential_minimizer(a, c)
             minimiser_error = max(minimiser_error,
                                   float(np.abs(x_min - np.exp(-4 * A) * bed["x_init"]).max()),
                                   float(np.abs(theory.potential_grad(x_min, a, c)).max()))
-        table[f"beta={beta:g}"] = {"A=0": row[0.0], "A=2": row[2.0]}
-        improvements.append(row[0.0] / row[2.0])
-    # the spec's "at least 10x" was observed on one instance; it holds for both β on seeds
-    # 0-2 and 4-9, while seed 3 (an x* entry of 0.105) gives 4.0x / 9.5x. Asserted: the
-    # ordering (∫α helps for both β, more for the smaller a) and >= 3x for both β
-    ordered = bool(table["beta=0.01"]["A=2"] < table["beta=1"]["A=2"]
-                   and improvements[1] > improvements[0])
-    passed = bool(min(improvements) >= 3.0 and ordered and minimiser_error <= 1e-12)
+        table[f"beta={beta:g}"] = row
+    improvements = [table[b]["A=0"] / table[b]["A=2"] for b in ("beta=1", "beta=0.01")]
+    return table, improvements, minimiser_error
+
+
+@claim("mirror.positional_bias", source=f"{SOURCE}: v1 §3 (positional bias) [P]; spec §1.3, "
+       "C6 [R][V]; stated over random test-bed instances [R]",
+       statement="With α ≡ 0 the interpolator argmin R_{a_0} is pulled toward x_0 (the minimiser "
+                 "of R_{a_t} is e^{−4A}x_0, on every instance); on a typical random instance of "
+                 "the test bed ∫α = 2 cuts mean ‖x_∞ − x*‖ at least 10× (spec C6) for β ∈ {1, "
+                 "0.01}, more for the smaller β, which ends closer to x*; asserted over many "
+                 "instances (95% Wilson lower bound of the rate > 1/2).")
+def positional_bias(ctx: ClaimContext) -> Outcome:
+    inits = 5                                      # KKT solves only: cheap at both presets
+    seeds = _instance_seeds(ctx, ctx.size(40, 200))
+    rows = [_positional(testbed(s, inits), inits) for s in seeds]
+    checks = [{">=_10x_both_beta": min(imp) >= 10.0,
+               "ordered": bool(t["beta=0.01"]["A=2"] < t["beta=1"]["A=2"] and imp[1] > imp[0])}
+              for t, imp, _ in rows]
+    held = [all(c.values()) for c in checks]
+    # the spec's 10x was seen on one instance; a small x* entry (0.105 at seed 3: 4.0x / 9.5x)
+    # makes it fail on some; the >= 3x asserted before this claim was stated over instances
+    over = _over_instances(held, checks, {">=_3x_both_beta_rate": float(
+        np.mean([min(imp) >= 3.0 for _, imp, _ in rows]))})
+    minimiser_error = max(err for _, _, err in rows)
+    table, improvements, _ = rows[0]
     return Outcome(
-        predicted=3.0, observed=float(min(improvements)), tolerance=0.0, passed=passed,
-        comparison="mean ‖x_∞ − x*‖ improves >= 3× from ∫α = 0 to ∫α = 2 for both β, more "
-                   "for β = 0.01, which ends closer to x*; argmin R_{a_t} = e^{−4A} x_0 to 1e-12",
-        details={"inits": inits, "mean_distance_to_x_star": table,
-                 "improvement_factor_beta_1_and_0.01": improvements,
-                 "spec_10x_holds": bool(min(improvements) >= 10.0),
+        predicted=TYPICAL, observed=over["rate"], tolerance=0.0,
+        passed=bool(over["wilson95"][0] > TYPICAL and minimiser_error <= 1e-12),
+        comparison="95% Wilson lower bound of the fraction of instances on which mean "
+                   "‖x_∞ − x*‖ improves >= 10× from ∫α = 0 to ∫α = 2 for both β, more for "
+                   "β = 0.01, which ends closer to x* > 1/2; argmin R_{a_t} = e^{−4A} x_0 to "
+                   "1e-12 on every instance",
+        details={"inits": inits, "over_instances": over,
+                 "failed_instances": [{"seed": s, "improvement_factor_beta_1_and_0.01": imp,
+                                       "failed_checks": [n for n, ok in c.items() if not ok]}
+                                      for s, c, h, (_, imp, _) in zip(seeds, checks, held, rows)
+                                      if not h],
+                 "min_improvement_over_instances": min(min(imp) for _, imp, _ in rows),
                  "minimiser_error": minimiser_error,
+                 "seed_instance": {"mean_distance_to_x_star": table,
+                                   "improvement_factor_beta_1_and_0.01": improvements},
                  "note": "x_∞ from the KKT solver, validated against the flow by C3 and C5"})
 
 
@@ -473,8 +538,7 @@ def dln_headline(ctx: ClaimContext) -> Outcome:
     # full: 24 instances; the bound exceeds 1/2 from 17 of 24 on, which a rate of 0.85 reaches
     # with probability 0.98 (29 of 32 instances held in a first 16-instance run at seeds 0
     # and 6). quick: 4, the fewest for which the bound can exceed 1/2 (4 of 4: 0.51)
-    count = ctx.size(4, 24)
-    seeds = [ctx.seed] + [(ctx.seed, i) for i in range(1, count)]
+    seeds = _instance_seeds(ctx, ctx.size(4, 24))
     beds = [testbed(s, inits) for s in seeds]
     starts = [_dln_starts(bed, settings) for bed in beds]
     setting = np.repeat([code for _, code, _ in settings], len(SCHEDULES) * inits)
@@ -486,9 +550,10 @@ def dln_headline(ctx: ClaimContext) -> Outcome:
         np.stack([q for _, q in starts]), eta=eta, steps=steps, setting=setting, kind=kind,
         alpha0=alpha0, tau=tau)
     verdicts = [_dln_verdict(bed, d, settings, inits) for bed, d in zip(beds, dist)]
-    held = sum(v["held"] for v in verdicts)
-    low, high = wilson_interval(held, count)
-    passed = low > 0.5
+    # the paper's "explicit L1 is best with a constant schedule": reported, not asserted
+    over = _over_instances([v["held"] for v in verdicts], [v["checks"] for v in verdicts], {
+        "explicit_l1_best_constant_rate": {settings[s][0]: float(np.mean(
+            [v["explicit_l1_best_constant"][settings[s][0]] for v in verdicts])) for s in (1, 2)}})
 
     shape = (len(settings), len(SCHEDULES), inits, -1)
     first = verdicts[0]
@@ -514,12 +579,9 @@ def dln_headline(ctx: ClaimContext) -> Outcome:
         "spred_lower_bound_per_init": first["lower"],
         "final_train_loss_pilot": {SCHEDULES[j][0]: float(loss[0].reshape(shape)[0, j, :, -1].mean())
                                    for j in range(len(SCHEDULES))}}
-    failed = [{"instance": i, "seed": seeds[i], "best_pilot": v["best_pilot"],
-               "best_competitor": v["best_competitor"],
-               "failed_checks": [name for name, ok in v["checks"].items() if not ok]}
-              for i, v in enumerate(verdicts) if not v["held"]]
     return Outcome(
-        predicted=0.5, observed=held / count, tolerance=0.0, passed=passed,
+        predicted=TYPICAL, observed=over["rate"], tolerance=0.0,
+        passed=bool(over["wilson95"][0] > TYPICAL),
         comparison="95% Wilson lower bound of the fraction of instances on which: best decaying "
                    "PILoT mean error <= 1e-2 and below every spred run and every constant "
                    "penalty of every setting; PILoT const 1e-2 error within 5% of "
@@ -527,13 +589,12 @@ def dln_headline(ctx: ClaimContext) -> Outcome:
                    "‖x*_wrong-sign‖ for every init — is > 1/2",
         figure="mirror_dln_headline.png",
         details={"inits": inits, "steps": steps, "eta": eta, "beta": 1.0, "tau_steps": tau,
-                 "over_instances": {
-                     "instances": count, "held": held, "rate": held / count,
-                     "wilson95": [low, high], "threshold": 0.5, "failed": failed,
-                     # the paper's "explicit L1 is best with a constant schedule", not asserted
-                     "explicit_l1_best_constant_rate": {
-                         settings[s][0]: float(np.mean([v["explicit_l1_best_constant"][
-                             settings[s][0]] for v in verdicts])) for s in (1, 2)}},
+                 "over_instances": over,
+                 "failed_instances": [{"seed": seed, "best_pilot": v["best_pilot"],
+                                       "best_competitor": v["best_competitor"],
+                                       "failed_checks": [n for n, ok in v["checks"].items()
+                                                         if not ok]}
+                                      for seed, v in zip(seeds, verdicts) if not v["held"]],
                  "best_pilot_per_instance": [v["best_pilot"] for v in verdicts],
                  "best_competitor_per_instance": [v["best_competitor"] for v in verdicts],
                  "seed_instance": seed_instance})

@@ -105,8 +105,10 @@ def _x_of(p, q, setting):
     return jnp.where(rotated, 0.5 * (p * p - q * q), p * q)
 
 
-def _gd_step(Z, y, eta, setting, kind, alpha0, tau):
-    """One GD step for every run of a batch; all arrays have the leading run axis."""
+def _gd_step(Z, y, eta, setting, kind, alpha0, tau, factor):
+    """One GD step for every run of a batch; all arrays have the leading run axis. ``factor``
+    (static): accumulate log|(1 − 2ηα)² − η²g²| (C2); without it the log per entry and step,
+    about 40% of a step's cost, is not computed."""
     sel = setting[:, None]
 
     def step(carry, k):
@@ -123,17 +125,18 @@ def _gd_step(Z, y, eta, setting, kind, alpha0, tau):
         p_new = jnp.select([sel == WD_MW, sel == L1_ON_M, sel == WD_UV], [p_wd, p_l1m, p_uv], p)
         q_new = jnp.select([sel == WD_MW, sel == L1_ON_M, sel == L1_ON_X, sel == L1_ON_X_PROX],
                            [q_wd, q_l1m, q_l1x, q_prox], q_uv)
-        factor = shrink ** 2 - (eta * g) ** 2
-        return (p_new, q_new, log_factor + jnp.log(jnp.abs(factor))), None
+        if factor:
+            log_factor = log_factor + jnp.log(jnp.abs(shrink ** 2 - (eta * g) ** 2))
+        return (p_new, q_new, log_factor), None
 
     return step
 
 
-@functools.partial(jax.jit, static_argnames=("chunks",))
-def _gd_jit(m0, w0, Z, y, x_star, eta, setting, kind, alpha0, tau, chunks, per_chunk):
+@functools.partial(jax.jit, static_argnames=("chunks", "factor"))
+def _gd_jit(m0, w0, Z, y, x_star, eta, setting, kind, alpha0, tau, chunks, per_chunk, factor):
     """``chunks`` records of ``per_chunk`` steps each; ``per_chunk`` is traced, so runs of
     different lengths (and step sizes) with the same batch shape share one compilation."""
-    step = _gd_step(Z, y, eta, setting, kind, alpha0, tau)
+    step = _gd_step(Z, y, eta, setting, kind, alpha0, tau, factor)
 
     def chunk(carry, c):
         start = c * per_chunk
@@ -149,12 +152,12 @@ def _gd_jit(m0, w0, Z, y, x_star, eta, setting, kind, alpha0, tau, chunks, per_c
 
 
 def gradient_descent(Z, y, x_star, m0, w0, *, eta, steps, setting, kind, alpha0, tau=100.0,
-                     records: int = 100):
+                     records: int = 100, factor: bool = False):
     """GD for a batch of runs (leading axis), float64. ``setting``, ``kind``, ``alpha0``, ``tau``
     (in steps) are per run; for ``WD_UV`` pass and get back u, v in place of m, w; for the
     x-space settings pass m ≡ 1 and w = x. Returns the final state, the accumulated
-    log Π|(1 − 2ηα)² − η²g²| (C2), and ‖x − x*‖ and the loss at ``records`` even iterations
-    (shape (runs, records)).
+    log Π|(1 − 2ηα)² − η²g²| (C2; ``None`` unless ``factor``), and ‖x − x*‖ and the loss at
+    ``records`` even iterations (shape (runs, records)).
 
     Several test-bed instances: give ``Z`` (k, d, n), ``y`` and ``x_star`` a leading instance
     axis and ``m0``, ``w0`` the shape (k, runs, n); the per-run settings are shared, the k
@@ -165,14 +168,16 @@ def gradient_descent(Z, y, x_star, m0, w0, *, eta, steps, setting, kind, alpha0,
     runs = np.shape(m0)[-2]
     as_run = lambda v, dt: jnp.broadcast_to(jnp.asarray(v, dt), (runs,))  # noqa: E731
     with jax.enable_x64(True):
-        run = functools.partial(_gd_jit, chunks=records, per_chunk=jnp.int32(steps // records))
+        run = functools.partial(_gd_jit, chunks=records, per_chunk=jnp.int32(steps // records),
+                                factor=factor)
         if instances:
             run = jax.vmap(run, in_axes=(0, 0, 0, 0, 0) + (None,) * 5)
         out = run(jnp.asarray(m0), jnp.asarray(w0), jnp.asarray(Z), jnp.asarray(y),
                   jnp.asarray(x_star), jnp.float64(eta), as_run(setting, jnp.int32),
                   as_run(kind, jnp.int32), as_run(alpha0, jnp.float64), as_run(tau, jnp.float64))
         m, w, log_factor, dist, loss = (np.asarray(v) for v in out)
-    return m, w, log_factor, np.swapaxes(dist, -1, -2), np.swapaxes(loss, -1, -2)
+    return (m, w, log_factor if factor else None, np.swapaxes(dist, -1, -2),
+            np.swapaxes(loss, -1, -2))
 
 
 def rotate(m, w):
