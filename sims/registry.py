@@ -25,24 +25,46 @@ import pkgutil
 from pathlib import Path
 from typing import Any, Callable
 
-PRESETS = ("quick", "full")
+PRESETS = ("quick", "full", "paper")
 
 
 @dataclasses.dataclass(frozen=True)
 class ClaimContext:
-    """What a claim function is given: the seed, the size preset, and a folder for figures."""
+    """What a claim function is given: the seed, the size preset, a folder for figures and a
+    folder for engine runs.
+
+    ``preset`` is ``quick``, ``full`` or ``paper``. A simulation claim (no :class:`Budget`) has
+    no paper budget: it is given ``full`` when ``paper`` is asked for. A network-scale claim
+    trains through the engine into ``runs_dir`` (``lottery verify --runs DIR``; default
+    ``OUT/runs``): the run store's identity and manifests make a finished run a cache hit, so a
+    long run is checked from its stored results instead of being repeated.
+    """
 
     seed: int
     preset: str
     figure_dir: Path
+    runs_dir: Path | None = None
 
     @property
     def full(self) -> bool:
-        return self.preset == "full"
+        return self.preset in ("full", "paper")
 
     def size(self, quick: int, full: int) -> int:
-        """Pick a sample size by preset."""
+        """Pick a sample size by preset (``paper`` takes the full size)."""
         return full if self.full else quick
+
+    def pick(self, quick, full, paper=None):
+        """Pick a setting by preset; ``paper`` falls back to ``full`` when not given."""
+        if self.preset == "paper" and paper is not None:
+            return paper
+        return full if self.full else quick
+
+    def runs(self) -> Path:
+        """The folder engine runs go to (created on first use)."""
+        if self.runs_dir is None:
+            raise ValueError("this claim trains networks: give ClaimContext a runs_dir")
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        return self.runs_dir
 
     def figure_path(self, name: str) -> Path:
         self.figure_dir.mkdir(parents=True, exist_ok=True)
@@ -115,12 +137,47 @@ class Expected:
 
 
 @dataclasses.dataclass(frozen=True)
+class Budget:
+    """What a network-scale claim trains at each preset, in words (model, data, iterations or
+    epochs, levels, seeds), shown by ``lottery verify --list`` and in every record.
+
+    ``quick``: CI size, checking a direction only where that is meaningful at that size;
+    ``full``: the CPU budget behind the docs; ``paper``: the paper's budget (meant for a GPU).
+    """
+
+    quick: str
+    full: str
+    paper: str
+
+    def __post_init__(self):
+        for preset in PRESETS:
+            if not getattr(self, preset).strip():
+                raise ValueError(f"Budget needs a description for the {preset!r} preset")
+
+    def at(self, preset: str) -> str:
+        return getattr(self, preset)
+
+
+@dataclasses.dataclass(frozen=True)
 class Claim:
     id: str
     source: str
     statement: str
     function: Callable[[ClaimContext], Outcome]
     expected: Expected | None = None
+    budget: Budget | None = None
+    paper: str | None = None
+
+    def context_preset(self, preset: str) -> str:
+        """The preset the claim function sees: a simulation has no paper budget (full)."""
+        return "full" if preset == "paper" and self.budget is None else preset
+
+    def budget_text(self, preset: str) -> str:
+        if self.budget is not None:
+            return self.budget.at(preset)
+        if preset == "paper":
+            return "full (a simulation: no separate paper budget)"
+        return preset
 
     @property
     def module(self) -> str:
@@ -130,21 +187,27 @@ class Claim:
 _REGISTRY: dict[str, Claim] = {}
 
 
-def claim(claim_id: str, *, source: str, statement: str, expected: Expected | None = None):
+def claim(claim_id: str, *, source: str, statement: str, expected: Expected | None = None,
+          budget: Budget | None = None, paper: str | None = None):
     """Register ``function(ctx) -> Outcome`` under ``claim_id``.
 
     ``source`` names where the statement comes from (paper, section, equation, and the
     spec's label: [P] paper, [R] derived for the spec, [V] checked numerically).
     ``expected`` records a known, documented deviation (see :class:`Expected`).
+    A network-scale claim gives its ``budget`` per preset and ``paper``, the paper's number or
+    statement at the paper's budget (with its label), shown next to every observation.
     """
     if "." not in claim_id:
         raise ValueError(f"claim id {claim_id!r} must look like '<module>.<name>'")
+    if budget is not None and not (paper and paper.strip()):
+        raise ValueError(f"claim {claim_id!r} has a budget: give paper=, the paper's number")
 
     def register(function: Callable[[ClaimContext], Outcome]):
         existing = _REGISTRY.get(claim_id)
         if existing is not None and existing.function.__qualname__ != function.__qualname__:
             raise ValueError(f"claim id {claim_id!r} is registered twice")
-        _REGISTRY[claim_id] = Claim(claim_id, source, statement, function, expected)
+        _REGISTRY[claim_id] = Claim(claim_id, source, statement, function, expected, budget,
+                                    paper)
         return function
 
     return register

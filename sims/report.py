@@ -69,6 +69,7 @@ def build(claims, *, preset: str, seeds: list[int], done: dict, reused: set, str
         finished = sum(label != verdicts.NOT_RUN for label in labels.values())
         by_claim.append({
             "claim": claim.id, "source": claim.source, "statement": claim.statement,
+            "budget": claim.budget_text(preset), "paper": claim.paper,
             "comparison": comparison, "expected": _expected(claim),
             "verdict": verdicts.combined(list(labels.values())),
             "seeds_finished": finished, "seeds_passed": passed,
@@ -182,6 +183,8 @@ def print_table(report: dict[str, Any], stream) -> None:
                 print(f"    seeds not matching: {', '.join(odd)}", file=stream)
         if row["comparison"]:
             print(f"    rule: {row['comparison']}", file=stream)
+        if row.get("paper"):
+            print(f"    budget: {row['budget']}; paper: {row['paper']}", file=stream)
         known = _known_line(row["expected"])
         if known:
             print(f"    {known}", file=stream)
@@ -241,8 +244,11 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines.append("")
     for row in report["by_claim"]:
         lines += [f"## `{row['claim']}`", "", f"*Source:* {row['source']}", "", row["statement"],
-                  "", f"*Rule:* {row['comparison'] or '(not run)'}", "",
-                  f"*Verdict:* {row['verdict']}"]
+                  "", f"*Rule:* {row['comparison'] or '(not run)'}", ""]
+        if row.get("paper"):
+            lines += [f"*Budget ({report['preset']}):* {row['budget']}", "",
+                      f"*Paper:* {row['paper']}", ""]
+        lines += [f"*Verdict:* {row['verdict']}"]
         if row["expected"]:
             e = row["expected"]
             lines += ["", f"*Known deviation ({e['verdict']}):* {e['reason']} See `{e['doc']}`."]

@@ -39,14 +39,17 @@ def _json_ready(value: Any) -> Any:
 
 
 def run_claim(claim: Claim, *, seed: int, preset: str, out_dir: Path,
-              code_version: dict[str, Any] | None = None) -> dict[str, Any]:
+              code_version: dict[str, Any] | None = None,
+              runs_dir: Path | None = None) -> dict[str, Any]:
     """Run one claim and return its record. An exception becomes a failed record with the error
-    (``KeyboardInterrupt`` is not caught: an interrupted claim has no record)."""
+    (``KeyboardInterrupt`` is not caught: an interrupted claim has no record). Network-scale
+    claims train into ``runs_dir`` (default ``out_dir/runs``)."""
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; allowed: {', '.join(PRESETS)}")
     out_dir = Path(out_dir)
     figure_dir = records.figure_dir(out_dir, preset, seed)
-    context = ClaimContext(seed=seed, preset=preset, figure_dir=figure_dir)
+    context = ClaimContext(seed=seed, preset=claim.context_preset(preset), figure_dir=figure_dir,
+                           runs_dir=Path(runs_dir) if runs_dir is not None else out_dir / "runs")
     start = time.perf_counter()
     error = None
     try:
@@ -72,6 +75,8 @@ def run_claim(claim: Claim, *, seed: int, preset: str, out_dir: Path,
         "comparison": outcome.resolved_comparison(),
         "passed": passed,
         "preset": preset,
+        "budget": claim.budget_text(preset),
+        "paper": claim.paper,
         "seed": seed,
         "seconds": round(seconds, 3),
         "figure": figure,
@@ -91,9 +96,11 @@ def _write(out_dir: Path, rep: dict[str, Any]) -> None:
 def verify(claims: list[Claim], *, preset: str = "quick", seed: int = 0,
            seeds: Sequence[int] | None = None, out_dir: Path = Path("reports"),
            progress: bool = True, stream=None, fresh: bool = False,
-           strict: bool = False) -> dict[str, Any]:
+           strict: bool = False, runs_dir: Path | None = None) -> dict[str, Any]:
     """Run ``claims`` at ``seed`` (or at each of ``seeds``), reusing finished records unless
     ``fresh``; write the reports after every claim; print the table; return the report.
+    Network-scale claims train into ``runs_dir`` (default ``out_dir/runs``), where finished
+    runs are reused (``--runs DIR``).
 
     On ``KeyboardInterrupt`` the partial report is written and returned with
     ``report["interrupted"]`` true (nothing is printed: the caller says what happened).
@@ -136,7 +143,7 @@ def verify(claims: list[Claim], *, preset: str = "quick", seed: int = 0,
         for s, c in bar:
             bar.set_postfix_str(c.id if len(seeds) == 1 else f"{c.id} seed {s}")
             record = run_claim(c, seed=s, preset=preset, out_dir=out_dir,
-                               code_version=versions[c.id])
+                               code_version=versions[c.id], runs_dir=runs_dir)
             records.save(out_dir, record)
             done[(c.id, s)] = record
             _write(out_dir, current())

@@ -17,9 +17,14 @@ from pathlib import Path
 def add_arguments(parser) -> None:
     parser.add_argument("ids", nargs="*", metavar="ID",
                         help="claim ids or module names (e.g. one_neuron); none means all")
-    parser.add_argument("--preset", choices=["quick", "full"], default="quick",
-                        help="size preset: quick (tests, CI) or full (the real check)")
+    parser.add_argument("--preset", choices=["quick", "full", "paper"], default="quick",
+                        help="size preset: quick (tests, CI), full (the real check; the CPU "
+                             "budget of network-scale claims) or paper (the papers' budgets, "
+                             "for a GPU; simulations run at full)")
     parser.add_argument("--out", type=Path, default=Path("reports"), help="output folder")
+    parser.add_argument("--runs", type=Path, default=None, metavar="DIR",
+                        help="run store of the network-scale claims (default OUT/runs): "
+                             "finished runs found there are checked, not repeated")
     seeds = parser.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=int, default=0, help="seed of every claim's PRNG key")
     seeds.add_argument("--seeds", default=None, metavar="A-B",
@@ -57,11 +62,16 @@ def main(args) -> int:
     if args.list:
         for claim in claims:
             print(f"{claim.id}\t{claim.source}")
+            if claim.budget is not None:
+                for preset in ("quick", "full", "paper"):
+                    print(f"    {preset}: {claim.budget.at(preset)}")
+                print(f"    paper's number: {claim.paper}")
         return 0
     if not claims:
         raise UsageError("no claims are registered")
     report = verify.verify(claims, preset=args.preset, seeds=seeds, out_dir=args.out,
-                           progress=not args.no_progress, fresh=args.fresh, strict=args.strict)
+                           progress=not args.no_progress, fresh=args.fresh, strict=args.strict,
+                           runs_dir=args.runs)
     if report["interrupted"]:
         s = report["summary"]
         runs = "claims" if len(seeds) == 1 else "claim runs"
