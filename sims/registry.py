@@ -80,7 +80,9 @@ class Outcome:
     form (a one-sided bound, an ordering, several conditions) sets ``passed`` explicitly and
     must state the rule it used in ``comparison`` (one line, the numbers written out).
     ``details`` holds anything else worth keeping (sample sizes, standard errors, per-setting
-    tables); it must be JSON-serialisable.
+    tables); it must be JSON-serialisable. ``inconclusive`` (one sentence) marks a run whose
+    budget cannot decide the claim (e.g. a network claim at CI size): the verdict is
+    INCONCLUSIVE whatever the rule says, and the reason is shown.
     """
 
     predicted: float
@@ -90,6 +92,7 @@ class Outcome:
     comparison: str | None = None
     figure: str | None = None
     details: dict[str, Any] = dataclasses.field(default_factory=dict)
+    inconclusive: str | None = None
 
     def __post_init__(self):
         if self.passed is not None and not self.comparison:

@@ -192,6 +192,9 @@ def print_table(report: dict[str, Any], stream) -> None:
             error = entries[(row["claim"], seed)].get("error")
             if error:
                 print(f"    error (seed {seed}): {error}", file=stream)
+            why = entries[(row["claim"], seed)].get("inconclusive")
+            if why:
+                print(f"    inconclusive (seed {seed}): {why}", file=stream)
 
 
 # --------------------------------------------------------------------------- markdown
@@ -217,7 +220,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         "Verdicts: REPRODUCED (the pass rule holds); NOT REPRODUCED and SPEC THRESHOLD [R] NOT "
         "MET (known deviations, recorded with the reason and the page that explains them; "
-        "[R] marks a threshold the spec derived itself, not the paper's); FAIL (unexpected "
+        "[R] marks a threshold the spec derived itself, not the paper's); INCONCLUSIVE (the "
+        "budget cannot decide the claim, with the reason); FAIL (unexpected "
         "failure or error); UNEXPECTED PASS (a known deviation passed); NOT RUN.",
         "",
     ]
@@ -271,6 +275,8 @@ def _seed_section(e: dict[str, Any], single: bool) -> list[str]:
             f"{_fmt(e['tolerance'])}: {e['verdict']}"
             + (" (reused record)" if e.get("reused") else ""))
     lines = [f"- seed {e['seed']}: {text}"]
+    if e.get("inconclusive"):
+        lines.append(f"  - inconclusive at this budget: {e['inconclusive']}")
     if e.get("error"):
         lines += ["", "```", e["error"], "```", ""]
     details = {k: v for k, v in e["details"].items() if k != "traceback"}

@@ -9,10 +9,12 @@
   itself ([R]); not a non-reproduction of the paper (e.g. nofreeprune.md §8);
 * ``FAIL``: an unexpected failure (the pass rule fails, or the claim raised an error);
 * ``UNEXPECTED PASS``: a known deviation passed; its record is out of date;
+* ``INCONCLUSIVE``: the claim ran but its budget cannot decide it (a network-scale claim at
+  CI size, where the direction is not meaningful); the record says why;
 * ``NOT RUN``: the run was interrupted before this claim.
 
-The first three match their expectation; ``FAIL``, ``UNEXPECTED PASS`` and ``NOT RUN`` do not.
-``--strict`` accepts ``REPRODUCED`` only.
+The first three and ``INCONCLUSIVE`` match their expectation; ``FAIL``, ``UNEXPECTED PASS``
+and ``NOT RUN`` do not. ``--strict`` accepts ``REPRODUCED`` only.
 """
 
 from __future__ import annotations
@@ -25,14 +27,16 @@ NOT_REPRODUCED = "NOT REPRODUCED"
 SPEC_THRESHOLD_NOT_MET = "SPEC THRESHOLD [R] NOT MET"
 FAIL = "FAIL"
 UNEXPECTED_PASS = "UNEXPECTED PASS"
+INCONCLUSIVE = "INCONCLUSIVE"
 NOT_RUN = "NOT RUN"
 
 #: the verdicts a known deviation may record (``Expected.verdict``)
 KNOWN_DEVIATIONS = (NOT_REPRODUCED, SPEC_THRESHOLD_NOT_MET)
 #: every verdict, in the order summaries list them
-ORDER = (REPRODUCED, NOT_REPRODUCED, SPEC_THRESHOLD_NOT_MET, FAIL, UNEXPECTED_PASS, NOT_RUN)
+ORDER = (REPRODUCED, NOT_REPRODUCED, SPEC_THRESHOLD_NOT_MET, INCONCLUSIVE, FAIL,
+         UNEXPECTED_PASS, NOT_RUN)
 #: verdicts that match what the registry expects
-MATCHING = (REPRODUCED,) + KNOWN_DEVIATIONS
+MATCHING = (REPRODUCED,) + KNOWN_DEVIATIONS + (INCONCLUSIVE,)
 
 
 def verdict(record: dict[str, Any] | None, expected) -> str:
@@ -43,6 +47,8 @@ def verdict(record: dict[str, Any] | None, expected) -> str:
         return NOT_RUN
     if record.get("error"):
         return FAIL
+    if record.get("inconclusive"):
+        return INCONCLUSIVE
     if expected is None:
         return REPRODUCED if record["passed"] else FAIL
     return UNEXPECTED_PASS if record["passed"] else expected.verdict

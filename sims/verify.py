@@ -85,6 +85,8 @@ def run_claim(claim: Claim, *, seed: int, preset: str, out_dir: Path,
     }
     if error:
         record["error"] = error
+    elif outcome.inconclusive:
+        record["inconclusive"] = outcome.inconclusive
     return _json_ready(record)
 
 

@@ -63,3 +63,23 @@ def test_report_shows_budget_and_paper(tmp_path):
     assert f"budget: {BUDGET.full}; paper: 98.2% [P]" in stream.getvalue()
     markdown = (tmp_path / "report.md").read_text()
     assert f"*Budget (full):* {BUDGET.full}" in markdown and "*Paper:* 98.2% [P]" in markdown
+
+
+def test_inconclusive_budget_is_reported_and_only_strict_fails(tmp_path):
+    import io
+
+    def undecided(ctx):
+        return Outcome(predicted=1.0, observed=0.0, tolerance=0.0,
+                       inconclusive="600 images and 2 levels cannot order the criteria")
+
+    network = registry.Claim("toy.undecided", "src", "stmt", undecided, budget=BUDGET,
+                             paper="1.19% remaining: >= 95.5% [P]")
+    stream = io.StringIO()
+    rep = verify.verify([network], preset="quick", out_dir=tmp_path, progress=False,
+                        stream=stream)
+    assert rep["by_claim"][0]["verdict"] == "INCONCLUSIVE"
+    assert rep["summary"]["exit_code"] == 0
+    assert "inconclusive (seed 0): 600 images" in stream.getvalue()
+    strict = verify.verify([network], preset="quick", out_dir=tmp_path, progress=False,
+                           stream=io.StringIO(), strict=True)
+    assert strict["summary"]["exit_code"] == 1
