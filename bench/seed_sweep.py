@@ -35,11 +35,27 @@ def _report_path(path: Path) -> Path:
     return path / "report.json" if path.is_dir() else path
 
 
+def _from_first_format(report: dict) -> dict:
+    """A report of the verify before its resumable form (one ``seed``, ``environment``, no
+    verdicts) in today's form; each record's verdict is read against the claim's record in
+    today's registry (e.g. a documented known deviation), as ``lottery verify`` would now."""
+    from sims import registry, verdicts
+
+    claims = registry.discover()
+    report = dict(report, seeds=[report["seed"]], provenance=report["environment"])
+    report["claims"] = [dict(c, verdict=verdicts.verdict(c, getattr(claims.get(c["claim"]),
+                                                                    "expected", None)))
+                        for c in report["claims"]]
+    return report
+
+
 def collect(paths) -> dict:
     """The sweep of the reports at ``paths``: ``{"reports": [...], "records": [...]}``."""
     reports, records = [], {}
     for path in paths:
         report = json.loads(_report_path(path).read_text(encoding="utf-8"))
+        if "seeds" not in report:
+            report = _from_first_format(report)
         reports.append({"seeds": report["seeds"], "preset": report["preset"],
                         "created": report["created"], "provenance": report["provenance"],
                         "claims": sorted({c["claim"] for c in report["claims"]})})
@@ -70,12 +86,14 @@ def _number(value) -> float:
 
 
 def summarize(records: list[dict]) -> dict[tuple[str, str], dict]:
-    """Per (claim, preset): seeds run, passes, failing seeds, observed range."""
+    """Per (claim, preset): seeds run, passes, failing seeds, verdict counts, observed range."""
     table: dict[tuple[str, str], dict] = {}
     for r in records:
         row = table.setdefault((r["claim"], r["preset"]),
-                               {"seeds": [], "passes": 0, "failed_seeds": [], "observed": []})
+                               {"seeds": [], "passes": 0, "failed_seeds": [], "observed": [],
+                                "verdicts": {}})
         row["seeds"].append(r["seed"])
+        row["verdicts"][r["verdict"]] = row["verdicts"].get(r["verdict"], 0) + 1
         row["passes"] += bool(r["passed"])
         if not r["passed"]:
             row["failed_seeds"].append(r["seed"])
@@ -88,13 +106,16 @@ def summarize(records: list[dict]) -> dict[tuple[str, str], dict]:
 
 
 def markdown(table: dict[tuple[str, str], dict]) -> str:
-    """The docs table: claim, preset, passes / seeds, observed min … max, failing seeds."""
-    lines = ["| claim | preset | passed | observed (min … max) | failing seeds |",
-             "|---|---|---|---|---|"]
+    """The docs table: claim, preset, passes / seeds, observed min … max, failing seeds, and the
+    verdicts (a failing seed of a documented deviation is that deviation, not a FAIL)."""
+    lines = ["| claim | preset | passed | observed (min … max) | failing seeds | verdicts |",
+             "|---|---|---|---|---|---|"]
     for (claim, preset), row in table.items():
         failed = ", ".join(str(s) for s in sorted(row["failed_seeds"])) or "none"
+        counts = ", ".join(f"{v} × {n}" for v, n in sorted(row["verdicts"].items()))
         lines.append(f"| `{claim}` | {preset} | {row['passes']} / {len(row['seeds'])} | "
-                     f"{row['observed_min']:.4g} … {row['observed_max']:.4g} | {failed} |")
+                     f"{row['observed_min']:.4g} … {row['observed_max']:.4g} | {failed} | "
+                     f"{counts} |")
     return "\n".join(lines)
 
 

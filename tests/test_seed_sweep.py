@@ -57,8 +57,8 @@ def test_collect_summarize_and_markdown(tmp_path, capsys):
         2, [1], 0.0, 2.0)
     assert table[("toy.always", "quick")]["passes"] == 3
     text = bench.markdown(table)
-    assert "| `toy.seeded` | quick | 2 / 3 | 0 … 2 | 1 |" in text
-    assert "| `toy.always` | quick | 3 / 3 | 0 … 0 | none |" in text
+    assert "| `toy.seeded` | quick | 2 / 3 | 0 … 2 | 1 | FAIL × 1, REPRODUCED × 2 |" in text
+    assert "| `toy.always` | quick | 3 / 3 | 0 … 0 | none | REPRODUCED × 3 |" in text
 
     # a later report of the same claim and seed replaces the earlier record (a re-run)
     verify.verify(_claims(fail_at_seed=99), preset="quick", seed=1, out_dir=tmp_path / "rerun",
@@ -96,3 +96,22 @@ def test_wilson_interval_matches_scipy():
     assert wilson_interval(11, 16)[0] < 0.5 < wilson_interval(12, 16)[0]
     with pytest.raises(ValueError, match="3 of 2"):
         wilson_interval(3, 2)
+
+
+def test_first_format_reports_are_read_with_todays_verdicts(tmp_path):
+    """Reports written before the resumable verify (one ``seed``, ``environment``, no verdicts)
+    are collected; a failing record of a claim with a documented deviation gets that verdict."""
+    bench = _load_bench()
+    known = "robustness.data_independent_masks"       # SPEC THRESHOLD [R] NOT MET on record
+    record = {"claim": known, "source": "s", "statement": "t", "predicted": 0.5,
+              "observed": 0.73, "tolerance": 0.0, "comparison": "ratio < 0.5", "passed": False,
+              "preset": "full", "seed": 4, "seconds": 1.0, "figure": None, "details": {}}
+    old = {"created": "2026-12-07T01:00:00+00:00", "preset": "full", "seed": 4,
+           "environment": {"python": "3.11.7"}, "summary": {}, "claims": [record]}
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "report.json").write_text(json.dumps(old))
+    sweep = bench.collect([tmp_path / "old"])
+    assert sweep["reports"][0]["seeds"] == [4]
+    assert sweep["reports"][0]["provenance"] == {"python": "3.11.7"}
+    [collected] = sweep["records"]
+    assert collected["verdict"] == "SPEC THRESHOLD [R] NOT MET" and collected["seed"] == 4
