@@ -69,9 +69,9 @@ def main(args) -> int:
         print(text)
         return 0
     if args.executor == "ray":
-        from lottery_cli.sweep.execute import import_ray
+        from lottery_cli.sweep.execute import check_ray
 
-        import_ray()                    # not installed: one line before anything is written
+        check_ray(args.address)         # not installed, no cluster: one line, nothing written
     from lottery_core.store import lock
 
     with lock.hold(state.sweep_dir(sweep), wait=args.wait):
@@ -90,6 +90,10 @@ def run_sweep(sweep, args) -> int:
     if not todo:
         print(f"all {total} runs are done; nothing to run")
         return 0
+    elsewhere = [u for u in todo if state.status(u, None)[0] == "running"]
+    if elsewhere:
+        print(f"  {len(elsewhere)} of them running in other processes (e.g. {elsewhere[0].key}): "
+              f"waited for, then skipped if they finish")
     where = (f"Ray at {args.address}" if args.address else "Ray") if args.executor == "ray" \
         else f"{args.workers or 1} local worker{'s' * ((args.workers or 1) > 1)}"
     print(f"  executor: {where}; logs in {state.sweep_dir(sweep) / 'logs'}")
@@ -115,7 +119,7 @@ def run_sweep(sweep, args) -> int:
         raise Interrupted(f"interrupted after {len(ended)} of {len(todo)} runs; rerun the same "
                           f"command to resume (finished runs are kept, the others resume "
                           f"from their checkpoints)") from exc
-    if not args.no_plot:
+    if not args.no_plot and any(entry["status"] == "done" for entry in ended):
         redraw(sweep)
     failed = [(u, runs[u.key]) for u in todo if runs[u.key]["status"] == "failed"]
     if failed:

@@ -130,9 +130,12 @@ def import_ray():
     return ray
 
 
-def check_reachable(address: str | None) -> None:
-    """A ``HOST:PORT`` address must accept a connection (Ray itself retries for minutes);
-    ``auto``, ``ray://...`` and no address are left to Ray."""
+def check_ray(address: str | None) -> None:
+    """Before anything is written: Ray must be installed, and a ``HOST:PORT`` address (given,
+    or ``RAY_ADDRESS``) must accept a connection (Ray itself retries for minutes); ``auto``,
+    ``ray://...`` and no address are left to Ray."""
+    import_ray()
+    address = address or os.environ.get("RAY_ADDRESS")
     if not address or address == "auto" or "://" in address:
         return
     host, _, port = address.rpartition(":")
@@ -149,11 +152,10 @@ def check_reachable(address: str | None) -> None:
 
 def run_ray(units, log_of: Callable, on_end: OnEnd, address: str | None = None) -> None:
     """Run ``units`` as Ray tasks on the cluster at ``address`` (``None``: ``RAY_ADDRESS``,
-    else a Ray instance started on this machine)."""
+    else a Ray instance started on this machine); :func:`check_ray` first."""
     import logging
 
     ray = import_ray()
-    check_reachable(address or os.environ.get("RAY_ADDRESS"))
     try:
         ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:

@@ -70,9 +70,8 @@ def status(unit: Unit, entry: dict | None) -> tuple[str, str]:
     if holder is not None and holder.get("command") == " ".join(["lottery", *unit.argv]):
         return "running", f"process {holder.get('pid')} on {holder.get('host')} since " \
                           f"{holder.get('started')}"
-    progress = ""
-    if unit.levels is not None and unit.levels_done():
-        progress = f"{unit.levels_done()} of {unit.levels + 1} levels done"
+    done = unit.levels_done() if unit.levels is not None else 0
+    progress = f"{done} of {unit.levels + 1} levels done" if done else ""
     waiting = f"run folder in use by {lock.describe(holder)}" if holder is not None else ""
     if entry is not None and entry.get("status") == "failed":
         return "failed", "; ".join(p for p in (entry.get("error") or "", progress) if p)
