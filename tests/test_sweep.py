@@ -387,3 +387,37 @@ def test_ctrl_c_stops_the_sweep_with_one_line(tmp_path, mnist):
     status = lottery("sweep", path, "--status")
     out, err = status.communicate(timeout=300)
     assert status.returncode == 0 and "0 done, 0 running, 0 failed, 1 pending" in out, err
+
+
+def test_oneshot_sweep(tmp_path, mnist, capsys):
+    """A one-shot method: a seed is finished when its metrics.json has every sparsity; the
+    folder's summary.json covers the sweep's seeds (each run wrote its own seed's); a second
+    sweep runs nothing, and one asking for a new sparsity runs both seeds again (pruning
+    only: the trained network is kept)."""
+    def spec(sparsities):
+        path = tmp_path / "oneshot.toml"
+        path.write_text(f'[sweep]\nout = "runs"\nmethods = ["oneshot"]\nseeds = [0, 1]\n'
+                        f'data_dir = "{mnist}"\n[settings]\nmodel = "mlp"\n'
+                        f'model_options = {{ widths = [16] }}\ntrain_subset = 200\n'
+                        f'validation_size = 100\nepochs = 1\nbatch_size = 20\n'
+                        f'sparsities = {sparsities}\n')
+        return path
+
+    path = spec("[0.5, 0.9]")
+    assert cli.main(["sweep", str(path), "--no-plot"]) == 0
+    units = sweep_spec.load(path).units
+    assert [u.sparsity_keys for u in units] == [("0.5000", "0.9000")] * 2 and units[0].levels is None
+    assert all(u.finished() for u in units)
+    summary = json.loads((units[0].run_dir / layout.SUMMARY).read_text())
+    assert summary["seeds"] == [0, 1] and sorted(summary["sparsities"]) == ["0.5000", "0.9000"]
+    capsys.readouterr()
+    assert cli.main(["sweep", str(path), "--no-plot"]) == 0
+    assert "all 2 runs are done" in capsys.readouterr().out
+    more = sweep_spec.load(spec("[0.5, 0.9, 0.95]"))
+    assert [u.run_dir for u in more.units] == [u.run_dir for u in units]   # same identity
+    assert not any(u.finished() for u in more.units)
+    training = files_and_mtimes([units[0].run_dir / "seed_0" / layout.PARAMS])
+    assert cli.main(["sweep", str(path)]) == 0
+    assert all(u.finished() for u in more.units)
+    assert files_and_mtimes([units[0].run_dir / "seed_0" / layout.PARAMS]) == training
+    assert (tmp_path / "runs" / layout.ONESHOT_FIGURE).is_file()

@@ -4,8 +4,8 @@ a Ray cluster; only what is missing runs.
 SPEC.toml ([sweep] out, methods, seeds, data_dir; [settings]: lottery run options shared by
 every run; [grid]: lists, one run per combination) is checked completely before anything
 runs (docs/sweep.md). Each run is the lottery run command line of one seed; its folder is the
-run's usual OUT/<method>-<hash>/seed_<s>. Finished runs are skipped, a run another process
-is writing is waited for, a run killed midway resumes from its checkpoint; a failed run is
+run's usual OUT/<method>-<hash>/seed_<s> (a one-shot folder's summary.json is rewritten over
+the sweep's seeds). Finished runs are skipped, a run another process is writing is waited for, a run killed midway resumes from its checkpoint; a failed run is
 recorded with its one-line error in OUT/sweep-<name>/state.json (logs beside it) and the
 others go on (exit status 1 if any failed). --status prints what is done, running, failed
 and pending without taking any lock.
@@ -119,7 +119,9 @@ def run_sweep(sweep, args) -> int:
         raise Interrupted(f"interrupted after {len(ended)} of {len(todo)} runs; rerun the same "
                           f"command to resume (finished runs are kept, the others resume "
                           f"from their checkpoints)") from exc
-    if not args.no_plot and any(entry["status"] == "done" for entry in ended):
+    finished = [u for u in todo if runs[u.key]["status"] == "done"]
+    summarize_oneshot(sweep, finished)
+    if not args.no_plot and finished:
         redraw(sweep)
     failed = [(u, runs[u.key]) for u in todo if runs[u.key]["status"] == "failed"]
     if failed:
@@ -129,6 +131,20 @@ def run_sweep(sweep, args) -> int:
                     f"{state.sweep_dir(sweep) / 'logs'}; rerun the same command to retry them")
     print(f"done: all {total} runs of {sweep.out}")
     return 0
+
+
+def summarize_oneshot(sweep, finished) -> None:
+    """Each one-shot run folder a run of this sweep finished: its ``summary.json`` over every
+    seed of the sweep finished there (a sweep's runs are one seed each, and each wrote the
+    summary of its own seed), written under the folder's lock."""
+    from lottery_core.loops.oneshot import write_summary
+    from lottery_core.store import lock
+
+    folders = {u.run_dir for u in finished if u.sparsity_keys is not None}
+    for run_dir in sorted(folders):
+        seeds = [u.seed for u in sweep.units if u.run_dir == run_dir and u.finished()]
+        with lock.hold(run_dir, wait=True):
+            write_summary(run_dir, seeds)
 
 
 def redraw(sweep) -> None:
