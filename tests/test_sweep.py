@@ -273,6 +273,9 @@ def test_killed_sweep_reruns_only_what_is_missing(reference, tmp_path, mnist, ca
     assert cli.main(["sweep", str(path), "--status"]) == 0       # takes no lock
     shown = capsys.readouterr().out
     assert " running" in shown.splitlines()[0] and "\nrunning  " in shown
+    assert cli.main(["sweep", str(path)]) == 1                   # one sweep of a spec at a time
+    line = one_line(capsys.readouterr().err)
+    assert f"sweep-spec is in use by process {proc.pid} " in line and "--wait" in line, line
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate()
     deadline = time.time() + 60      # the workers die with the sweep (PR_SET_PDEATHSIG)
