@@ -20,14 +20,17 @@ EXECUTORS = ("local", "ray")
 
 
 def add_arguments(parser) -> None:
+    from lottery_core.config.fields import DefaultsHelpFormatter
+
+    parser.formatter_class = DefaultsHelpFormatter      # defaults stated in the help texts
     parser.add_argument("spec", type=Path, help="the sweep spec (a .toml file)")
     parser.add_argument("--status", action="store_true",
                         help="print what is done, running, failed and pending, then exit "
-                             "(runs nothing, takes no lock)")
+                             "(runs nothing, takes no lock) (default: off)")
     parser.add_argument("--executor", choices=EXECUTORS, default="local",
-                        help="local: child processes on this machine (--workers at a time); "
-                             "ray: one Ray task per run (needs the ray extra: pip install "
-                             "\"lottery-toolkit[ray]\")")
+                        help="local: on this machine, one run after another in this process, "
+                             "or --workers N child processes at a time; ray: one Ray task per "
+                             "run (needs the ray extra: pip install \"lottery-toolkit[ray]\")")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="local executor: runs at a time (default: 1)")
     parser.add_argument("--address", default=None, metavar="HOST:PORT",
@@ -35,12 +38,13 @@ def add_arguments(parser) -> None:
                              "127.0.0.1:6379), auto, or ray://HOST:PORT (default: "
                              "$RAY_ADDRESS, else a Ray instance started on this machine)")
     parser.add_argument("--out", type=Path, default=None,
-                        help="folder of the runs, instead of the spec's [sweep] out")
+                        help="folder of the runs, instead of the spec's [sweep] out (default: "
+                             "the spec's)")
     parser.add_argument("--wait", action="store_true",
                         help="if another lottery sweep is running this spec, wait for it to "
-                             "finish instead of stopping")
+                             "finish instead of stopping (default: off)")
     parser.add_argument("--no-plot", action="store_true",
-                        help="do not redraw the figures of OUT at the end")
+                        help="do not redraw the figures of OUT at the end (default: off)")
 
 
 def check_options(args) -> None:
