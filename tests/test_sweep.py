@@ -129,6 +129,8 @@ BAD_SPECS = [
     ("same_run", ["are the same run", "levels"]),
     ("run_check", ["imp", "prune_fraction (sparsity removed per level) must be in [0, 1)"]),
     ("oneshot_option", ["oneshot", "--levels is not used by oneshot"]),
+    ("data_dir", ["the data folder", "no-such-folder ([sweep] data_dir, else $LOTTERY_DATA) "
+                  "is not a folder"]),
 ]
 
 
@@ -159,6 +161,8 @@ def bad_spec(kind: str, folder: Path, data: Path) -> Path:
         return write_spec(folder, data, extra="prune_fraction = 1.5\n")
     if kind == "oneshot_option":
         return write_spec(folder, data, methods=("oneshot",))
+    if kind == "data_dir":
+        return write_spec(folder, folder / "no-such-folder")
     raise AssertionError(kind)
 
 

@@ -247,6 +247,11 @@ def _load(spec: Path, out: Path | None) -> Sweep:
     out = Path(out).resolve() if out is not None else _path(table["out"], "out", base)
     data_dir = (_path(table["data_dir"], "data_dir", base) if "data_dir" in table
                 else os.environ.get("LOTTERY_DATA"))
+    if data_dir:            # absolute: a Ray worker may start elsewhere, without the variable
+        data_dir = Path(data_dir).expanduser().resolve()
+        if not data_dir.is_dir():
+            raise UsageError(f"the data folder {data_dir} ([sweep] data_dir, else "
+                             f"$LOTTERY_DATA) is not a folder")
     methods, seeds = _methods(table["methods"]), _seeds(table["seeds"])
     settings, grid = doc.get("settings", {}), doc.get("grid", {})
     fields = option_fields()
