@@ -23,6 +23,7 @@ COMMANDS = {
     "verify": "verify",
     "derive": "derive",
     "run": "run",
+    "sweep": "sweep",
     "plot": "plot",
     "experiment": "experiment",
     "bench": "bench",

@@ -133,16 +133,10 @@ def main(args) -> int:
 
 
 def run_method(args) -> int:
+    config, settings = resolve_run(args)
+    if settings is not None:
+        return main_oneshot(args, config, settings)
     from lottery_core.errors import UsageError
-    from lottery_core.config import oneshot as oneshot_config
-
-    if args.method in oneshot_config.ONESHOT_METHODS:
-        return main_oneshot(args)
-    try:
-        oneshot_config.reject_oneshot_options(args)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    config = build_config(args)
     from lottery_core.loops.levels import Runner
 
     try:      # bad data folder, model and data that do not fit, OUT holds another experiment
@@ -160,6 +154,35 @@ def run_method(args) -> int:
         redraw_plot(plot_runs, args.out)
     print(f"done: {run_dir}")
     return 0
+
+
+def resolve_run(args):
+    """``(config, settings)`` of the command line, every option checked (the first bad one
+    raises ``UsageError`` naming it): a level method's ``ExperimentConfig`` and ``None``, or
+    a one-shot method's config and its ``OneShotSettings``. Nothing is read or written
+    (``lottery sweep`` checks each of its runs with it before any starts)."""
+    from lottery_core.errors import UsageError
+    from lottery_core.config import oneshot as oneshot_config
+
+    if args.method in oneshot_config.ONESHOT_METHODS:
+        return resolve_oneshot(args)
+    try:
+        oneshot_config.reject_oneshot_options(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return build_config(args), None
+
+
+def run_folder(out: Path, config, settings=None) -> Path:
+    """``OUT/<method>-<hash>/``, the folder the run of :func:`resolve_run`'s ``(config,
+    settings)`` writes: the run identity the runners open (``ExperimentConfig.identity``, a
+    one-shot run's ``run_identity``), hashed by the store. Nothing is created."""
+    from lottery_core.config import oneshot as oneshot_config
+    from lottery_core.store.runs import run_folder as store_run_folder
+
+    identity = (config.identity() if settings is None
+                else oneshot_config.run_identity(config, settings))
+    return store_run_folder(out, config.method, identity)
 
 
 def join_processes(args):
@@ -207,8 +230,9 @@ def redraw_plot(plot, out: Path) -> None:
         print(f"lottery run: warning: plot not redrawn: {os_error_line(exc)}", file=sys.stderr)
 
 
-def main_oneshot(args) -> int:
-    """``lottery run pilot|oneshot``: the engine's training options plus the one-shot ones."""
+def resolve_oneshot(args):
+    """:func:`resolve_run` of ``lottery run pilot|oneshot|...``: the engine's training options
+    plus the one-shot ones."""
     import argparse
 
     from lottery_core.config import oneshot as oneshot_config
@@ -234,6 +258,12 @@ def main_oneshot(args) -> int:
         settings = oneshot_config.settings_from_args(args)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    return config, settings
+
+
+def main_oneshot(args, config, settings) -> int:
+    """``lottery run pilot|oneshot|...`` of the checked ``(config, settings)``."""
+    from lottery_core.errors import UsageError
     from lottery_core.loops.oneshot import OneShotRunner, plot_oneshot_runs, summarize_run, \
         summary_table
 

@@ -76,7 +76,7 @@ def json_object(text: str) -> dict:
     return value
 
 
-def _base_type(annotation) -> type:
+def base_type(annotation) -> type:
     """``float | None`` -> float; ``tuple[float, ...] | None`` -> tuple; ``dict | None`` -> dict."""
     if isinstance(annotation, str):
         annotation = eval(annotation, {"tuple": tuple, "dict": dict})  # noqa: S307 (our source)
@@ -111,7 +111,7 @@ def add_options(parser, cls, names: Iterable[str], *, shown: dict[str, Any] | No
         s = setting_of(field)
         default = (shown or {}).get(name, field.default)
         text = f"{s.help} (default: {'model default' if default is None else default})"
-        kind = _base_type(field.type)
+        kind = base_type(field.type)
         if kind is bool:
             target.add_argument(flag_of(field), dest=name, action="store_true", default=None,
                                 help=text)

@@ -173,7 +173,7 @@ class OneShotRunner:
             for seed in seeds:
                 self.position = (seed, None)
                 self.run_seed(seed)
-            self.write_summary(seeds)
+            write_summary(self.run_dir, seeds)
         return self.run_dir
 
     def interrupt_message(self) -> str:
@@ -387,13 +387,8 @@ class OneShotRunner:
         return {"density": kept / total, "kept_weights": kept, "prunable_weights": total,
                 **self.evaluate(jax.tree.map(np.asarray, params), model_state)}
 
-    # -- summary ------------------------------------------------------------------------
-    def write_summary(self, seeds: list[int]) -> dict:
-        summary = summarize_run(self.run_dir, seeds)
-        atomic_write_json(self.run_dir / layout.SUMMARY, summary)
-        return summary
 
-
+# ----------------------------------------------------------------------------- summary
 def _stats(values: dict[int, float]) -> dict:
     v = np.asarray(list(values.values()), np.float64)
     return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else 0.0,
@@ -419,6 +414,14 @@ def summarize_run(run_dir: Path, seeds: list[int] | None = None) -> dict:
             m: _stats({r["seed"]: r["sparsities"][k][m] for r in records})
             for m in ("test_accuracy", "val_accuracy", "density")}
     return out
+
+
+def write_summary(run_dir: Path, seeds: list[int]) -> dict:
+    """``summary.json`` of ``run_dir`` over its finished ``seeds`` (a run writes it for its
+    seeds; ``lottery sweep``, whose runs are one seed each, for the seeds it ran)."""
+    summary = summarize_run(run_dir, seeds)
+    atomic_write_json(Path(run_dir) / layout.SUMMARY, summary)
+    return summary
 
 
 def collect_oneshot_runs(out: Path) -> dict[str, dict]:

@@ -51,15 +51,35 @@ def usable_core_ids() -> list[int]:
 def pin_and_tie_to_parent(core: int) -> None:
     """In a worker, before jax starts its threads: run on ``core`` only and, on Linux, be
     killed when the parent dies (so that a killed run leaves no orphan training on)."""
-    import ctypes
     import os
-    import signal
-    import sys
 
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {core})
+    tie_to_parent()
+
+
+def tie_to_parent() -> None:
+    """In a child process (``preexec_fn``), on Linux: be killed when the parent dies, so that
+    a killed parent leaves no orphan working on (and holding a run's lock)."""
+    import ctypes
+    import signal
+    import sys
+
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)     # PR_SET_PDEATHSIG = 1
+
+
+def child_environment(xla_flags: str = "") -> dict[str, str]:
+    """``os.environ`` for a child Python process that must import this copy of the package
+    (its root first on ``PYTHONPATH``), with ``xla_flags`` added to ``XLA_FLAGS``."""
+    import os
+
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (package_root, os.environ.get("PYTHONPATH")) if p)}
+    if xla_flags:
+        env["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {xla_flags}".strip()
+    return env
 
 
 def write_worker_job(folder: Path, config: dict, out, data_dir, dataset,
@@ -97,7 +117,6 @@ def train_in_processes(runner, seeds: list[int], entry: str) -> None:
     (``module:function(job_file, worker_id, core)``): a sequential runner on the same run
     directory, every level starting from the artifacts on disk, so the files, resume
     behaviour and numbers are those of ``sequential``."""
-    import os
     import queue
     import subprocess
     import sys
@@ -109,11 +128,7 @@ def train_in_processes(runner, seeds: list[int], entry: str) -> None:
     module, function = entry.split(":")
     next_level = {s: min(k for k in range(runner.cfg.levels + 1)
                          if not runner.level_done(s, k)) for s in seeds}
-    package_root = str(Path(__file__).resolve().parents[2])
-    env = {**os.environ,
-           "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {SINGLE_THREAD_XLA_FLAGS}".strip(),
-           "PYTHONPATH": os.pathsep.join(
-               p for p in (package_root, os.environ.get("PYTHONPATH")) if p)}
+    env = child_environment(SINGLE_THREAD_XLA_FLAGS)
     replies: queue.Queue = queue.Queue()
 
     def listen(worker_id, process):

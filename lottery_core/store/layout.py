@@ -39,6 +39,10 @@ layout below is the whole story (documented in docs/engine.md, "Run directory la
         runs/                          RUNS: level runs of the experiment
         seed_<s>.json                  seed_record(s) (zhou-learned-mask)
         seed_<s>.checkpoint.npz        seed_checkpoint(s)
+      sweep-<name>/                    sweep_directory(OUT, name): lottery sweep NAME.toml
+        run.lock                       LOCK: held by the one sweep process running it
+        state.json                     SWEEP_STATE: each run's last outcome (done, failed)
+        logs/<run>.seed_<s>.log        sweep_log(sweep_dir, run folder name, s)
 
 Figures drawn by one experiment only (``sign_flips.png``, ...) are named where they are drawn.
 """
@@ -139,6 +143,20 @@ def seed_record(seed: int) -> str:
 def seed_checkpoint(seed: int) -> str:
     """``seed_<s>.checkpoint.npz``: the training state beside :func:`seed_record`."""
     return f"{SEED_PREFIX}{seed}.{CHECKPOINT}"
+
+
+# ---------------------------------------------------------------------------- sweeps
+SWEEP_STATE = "state.json"
+
+
+def sweep_directory(out: Path, name: str) -> Path:
+    """``OUT/sweep-<name>``: the state and logs of ``lottery sweep <name>.toml``."""
+    return Path(out) / f"sweep-{name}"
+
+
+def sweep_log(sweep_dir: Path, run_name: str, seed: int) -> Path:
+    """``logs/<method>-<hash>.seed_<s>.log``: the output of one run of a sweep."""
+    return Path(sweep_dir) / "logs" / f"{run_name}.{SEED_PREFIX}{seed}.log"
 
 
 # ---------------------------------------------------------------------------- globs

@@ -64,6 +64,36 @@ def describe(holder: dict | None) -> str:
             f"{holder.get('started')} ({text})")
 
 
+def live_holder(run_dir: Path) -> dict | None:
+    """The record of the process holding ``run_dir``'s lock, read without taking or probing the
+    lock (``lottery sweep --status``): ``None`` when the lock file is missing or empty, or when
+    its record names a process on this host that has ended (a holder killed before releasing;
+    the next run takes the lock over). A holder on another host is taken to be alive."""
+    try:
+        data = (Path(run_dir) / layout.LOCK).read_bytes()
+        record = json.loads(data) if data else None
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict):
+        return None
+    if record.get("host") == socket.gethostname() and not _alive(record.get("pid")):
+        return None
+    return record
+
+
+def _alive(pid) -> bool:
+    """Does process ``pid`` of this host exist?"""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:               # another user's process
+        return True
+    return True
+
+
 def acquire(run_dir: Path, *, wait: bool = False, log: Callable[[str], None] = print) -> str:
     """Take ``run_dir``'s lock (or deepen this process's hold of it); returns its key for
     :func:`release`. Held elsewhere: :class:`RunBusyError`, or with ``wait`` block until the

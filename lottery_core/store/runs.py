@@ -26,6 +26,17 @@ from lottery_core.store.io import atomic_write_json
 from lottery_core.store.provenance import provenance
 
 
+def _digest(name: str, identity: dict[str, Any], experiment: bool) -> str:
+    return identity_hash(identity, namespace=name if experiment else None)
+
+
+def run_folder(out: Path, name: str, identity: dict[str, Any], *,
+               experiment: bool = False) -> Path:
+    """``OUT/<name>-<hash>/`` of ``identity`` (the folder :func:`open_run_directory` opens),
+    without creating or reading anything (``lottery sweep`` finds its runs with it)."""
+    return layout.run_directory(out, name, _digest(name, identity, experiment))
+
+
 def open_run_directory(out: Path, name: str, identity: dict[str, Any],
                        record: dict[str, Any] | None = None, *,
                        experiment: bool = False) -> Path:
@@ -35,11 +46,11 @@ def open_run_directory(out: Path, name: str, identity: dict[str, Any],
     "provenance", **record}`` with ``hash = identity_hash(identity)``. Named experiments
     (``experiment=True``): ``experiment.json`` = ``{"experiment", "hash", "identity",
     "provenance", **record}`` with ``hash = identity_hash(identity, namespace=name)``."""
-    digest = identity_hash(identity, namespace=name if experiment else None)
+    digest = _digest(name, identity, experiment)
+    run_dir = layout.run_directory(out, name, digest)
     name_key, card = ("experiment", layout.EXPERIMENT) if experiment else ("method",
                                                                            layout.CONFIG)
     identity = json.loads(json.dumps(identity))          # tuples -> lists, as read back
-    run_dir = layout.run_directory(out, name, digest)
     path = run_dir / card
     if path.exists():
         existing = read_json(path)
