@@ -102,7 +102,7 @@ def mirror(bed, m0, w0, steps: int, records: int, precision: str, device) -> dic
             m, w, log_factor, dist, loss = dynamics.gradient_descent(
                 bed["Z"], bed["y"], bed["x_star"], m0, w0, eta=MIRROR_ETA, steps=steps,
                 setting=dynamics.WD_MW, kind=MIRROR_KIND, alpha0=MIRROR_ALPHA0, tau=MIRROR_TAU,
-                records=records)
+                records=records, factor=True)
         return {"x": m * w, "log_factor": log_factor, "distance": dist, "loss": loss}
     runs = m0.shape[0]
     with jax.enable_x64(False), jax.default_device(device), warnings.catch_warnings():
@@ -113,7 +113,7 @@ def mirror(bed, m0, w0, steps: int, records: int, precision: str, device) -> dic
             _f32(m0), _f32(w0), _f32(bed["Z"]), _f32(bed["y"]), _f32(bed["x_star"]),
             jnp.float32(MIRROR_ETA), per_run(dynamics.WD_MW, jnp.int32),
             per_run(MIRROR_KIND, jnp.int32), per_run(MIRROR_ALPHA0, jnp.float32),
-            per_run(MIRROR_TAU, jnp.float32), records, jnp.int32(steps // records))
+            per_run(MIRROR_TAU, jnp.float32), records, jnp.int32(steps // records), True)
         m, w, log_factor, dist, loss = (np.asarray(v) for v in out)
     return {"x": m * w, "log_factor": log_factor, "distance": dist.T, "loss": loss.T}
 
