@@ -20,7 +20,8 @@ import numpy as np
 from lottery_core.experiments.lrr_mask_swap import masks_equal
 from lottery_core.store import layout
 from sims.lrr import compare, experiments, settings
-from sims.registry import ClaimContext, Outcome, claim
+from sims.registry import ClaimContext, Expected, Outcome, claim
+from sims.verdicts import NOT_REPRODUCED
 
 SOURCE = "Gadhikar & Burkholz, ICLR 2024 (arXiv 2402.19262)"
 QUICK_REASON = ("CI size (one seed, 128 training and 64 test images, 2 levels of 4 steps): the "
@@ -149,6 +150,12 @@ FLIP_RATIO = 2.0
 
 
 @claim("lrr.sign_flips_early",
+       expected=Expected(NOT_REPRODUCED,
+                         reason="at the full CPU budget (MLP, lr 0.01) surviving weights hardly "
+                                "flip: at level 1 LRR 0.040% vs WR 0.037% of them differ from "
+                                "the rewind point (1.08x); LRR's excess grows later (3.4x at "
+                                "level 2, 5.9x at level 3)",
+                         doc="docs/lrr_experiments.md#sign-flips-at-the-full-budget"),
        source=f"{SOURCE}, Fig. 12 caption [S], abstract [P]; spec lrr.md §3 item 12, §2.3 "
               "(sign-flip metric)",
        statement="In the early pruning levels (the first third, [R]), the fraction of surviving "
@@ -180,11 +187,10 @@ def sign_flips_early(ctx: ClaimContext) -> Outcome:
     ratios = [rows[k]["ratio"] for k in early]
     observed = min(ratios)
     passed = bool(all(r >= FLIP_RATIO for r in ratios))
-    rule = ("min over early levels " + ", ".join(map(str, early)) + " of LRR/WR flips vs the "
-            "rewind point = " + " / ".join(f"{100 * rows[k]['lrr_vs_rewind_point']:.3g}% / "
-                                           f"{100 * rows[k]['wr_vs_rewind_point']:.3g}%"
-                                           for k in early)
-            + f" -> {observed:.3g} >= {FLIP_RATIO:g} (seed means)")
+    rule = ("min over the early levels of LRR/WR flips vs the rewind point (seed means; "
+            + "; ".join(f"k={k}: {100 * rows[k]['lrr_vs_rewind_point']:.3g}% / "
+                        f"{100 * rows[k]['wr_vs_rewind_point']:.3g}%" for k in early)
+            + f") = {observed:.3g} >= {FLIP_RATIO:g}")
     details = {"early_levels": early, "rows": {str(k): v for k, v in rows.items()},
                "remaining": methods["lrr"]["remaining"],
                "vs_rewind_point_mean": {m: methods[m]["vs_rewind_point"]["mean"]
