@@ -71,6 +71,9 @@ def test_claims_read_the_experiments_gaps(quick):
     d = records["lrr.sign_perturbation_robustness"]["details"]
     for m in ("lrr", "wr"):
         np.testing.assert_allclose(d["drop_mean"][m], pert["drop"][m]["mean"][1:])
+    # the at-chance guard reads the perturbed curves (chance 10% on CIFAR-10)
+    assert d["chance"] == 10.0 and d["best_perturbed_level_mean"] == pytest.approx(max(
+        max(pert["curves"][f"{m}+perturbed"]["test_accuracy"]["mean"][1:]) for m in ("lrr", "wr")))
     flips = results_of(out, "lrr-signs")["methods"]
     row = records["lrr.sign_flips_early"]["details"]["rows"]["1"]
     assert row["lrr_vs_rewind_point"] == flips["lrr"]["vs_rewind_point"]["mean"][1]
