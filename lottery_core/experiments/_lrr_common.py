@@ -248,7 +248,10 @@ def by_label(results: dict) -> dict[str, dict]:
 
 
 def experiment_folder(args, name: str, extra: dict | None = None) -> Path:
+    """``OUT/<name>-<hash>/``, opened and locked; also kept as ``args.experiment_dir`` so that a
+    caller of ``run(args)`` (the ``lrr.*`` claims, sims/lrr) reads that run's results.json."""
     from lottery_core.experiments._common import open_experiment
 
     identity = {"base": base_values(args), "test_subset": args.test_subset, **(extra or {})}
-    return open_experiment(args, name, identity)
+    args.experiment_dir = open_experiment(args, name, identity)
+    return args.experiment_dir
