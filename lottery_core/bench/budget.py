@@ -54,7 +54,9 @@ class Clock:
 @dataclasses.dataclass
 class PhaseContext:
     """What a running phase sees: its deadline, its record (``result`` is filled by the
-    phase), the records of the phases before it, the run's shared state and the log."""
+    phase), the records of the phases before it, the run's shared state, the log, and the
+    result of an earlier partial or interrupted attempt of this phase (``previous``), whose
+    measured items a phase may keep instead of measuring them again."""
 
     name: str
     deadline: float | None          # time.monotonic() value; None: no deadline
@@ -64,6 +66,7 @@ class PhaseContext:
     earlier: dict[str, dict]
     shared: Any
     log: Callable[[str], None]
+    previous: dict | None = None
 
     @property
     def result(self) -> dict:
@@ -143,7 +146,10 @@ def run_phases(phases: list[Phase], *, clock: Clock, out: Path, identity: dict, 
                   "reason": None, "identity": identity, "started_s": round(clock.elapsed(), 3),
                   "seconds": 0.0, "budget_s": None if share is None else round(share, 2),
                   "result": {}, "skipped_items": []}
-        ctx = PhaseContext(phase.name, deadline, clock, path, record, dict(records), shared, log)
+        previous = (old["result"] if old is not None and old["status"] in (PARTIAL, INTERRUPTED)
+                    else None)
+        ctx = PhaseContext(phase.name, deadline, clock, path, record, dict(records), shared, log,
+                           previous)
         if share is not None and share <= 0:
             record.update(status=SKIPPED, reason=f"budget exhausted: {max(clock.left(), 0):.0f}"
                           f" s of {clock.budget_s:g} s left, {reserve_s:.0f} s kept for the "

@@ -176,6 +176,11 @@ def run_epoch_time(ctx) -> None:
     ctx.result["model"] = run.settings.model_label
     ctx.result["train_images"] = int(len(run.dataset().x_train))
     for batch, dtype in rows_in_order(run.settings):
+        kept = find_row({"result": ctx.previous} if ctx.previous else None, batch, dtype)
+        if kept is not None:        # measured by an earlier, partial attempt: the later
+            rows.append(kept)       # phases may already have used it
+            ctx.log(f"epoch_time: batch {batch} {dtype}: kept from an earlier attempt")
+            continue
         estimate = max([r["first_call_s"] + r["epoch_s"] + r["eval_first_call_s"] + r["eval_s"]
                         for r in rows], default=run.settings.first_row_prior_s)
         if not ctx.fits(f"batch {batch} {dtype}", estimate):
