@@ -111,10 +111,13 @@ ITERATIVE = ("imp", "lrr", "imp+pilot", "lrr+pilot")
 #: v1 App. B.3 / Table 2 [P]: ResNet-20 on CIFAR-10, 25 cycles keeping 80%, 150 epochs per
 #: cycle, SGD momentum 0.9, batch 256, weight decay 1e-4, learning rate 0.1 (x) and 0.2 (m⊙w),
 #: PILoT regularization 1e-4, 3 seeds; the "step warmup" schedule's milestones are not given,
-#: so the model's default schedule is used
+#: so the model's default schedule is used, without the LRR recipe's dense warmup (the m⊙w
+#: level methods refuse it, and its carried optimizer state; the same for the plain methods,
+#: so that all four share level 0)
 ITERATIVE_PAPER = dict(model="resnet20", dataset="cifar10", optimizer="sgd", learning_rate=0.1,
                        momentum=0.9, batch_size=256, weight_decay=1e-4, epochs=150, levels=25,
-                       prune_fraction=0.2, allocation="global", seeds=3)
+                       prune_fraction=0.2, allocation="global", warmup_epochs=0,
+                       optimizer_state="fresh", seeds=3)
 ITERATIVE_PAPER_PILOT = {"learning_rate": 0.2}
 ITERATIVE_BUDGET = Budget(
     quick=ln.LEVEL_BUDGET_TEXT["quick"] + "; IMP, LRR, IMP+PILoT, LRR+PILoT (α 1e-4)",
