@@ -34,7 +34,7 @@ CAPACITY_RECIPE = dict(model="lenet300", dataset="mnist", optimizer="adam", lear
 CAPACITY_BUDGETS = {
     "quick": dict(CAPACITY_RECIPE, train_subset=256, epochs=10, prune_fraction=0.9,
                   prune_fraction_output=0.9, levels=1, seeds=1),
-    "full": dict(CAPACITY_RECIPE, train_subset=1000, epochs=60, prune_fraction=0.55,
+    "full": dict(CAPACITY_RECIPE, train_subset=1000, epochs=40, prune_fraction=0.55,
                  prune_fraction_output=0.55, levels=5, seeds=3),
     "paper": dict(CAPACITY_RECIPE, train_subset=2000, epochs=500, prune_fraction=0.2,
                   prune_fraction_output=0.2, levels=18, seeds=5),
@@ -73,7 +73,7 @@ def _compared_levels(densities: list[float], targets) -> list[int]:
                  "10 epochs per level, 1 level at 90% sparsity (global), IMP, magnitude-after "
                  "(= IMP at one level), random; 1 seed",
            full="LeNet-300-100, 1,000 MNIST training images with all labels random (one "
-                "draw), Adam 1e-3, batch 64, 60 epochs per level; IMP with global magnitude "
+                "draw), Adam 1e-3, batch 64, 40 epochs per level; IMP with global magnitude "
                 "pruning of 55% per level, 5 levels (sparsity 55, 79.8, 90.9, 95.9, 98.2%), "
                 "rewind to θ_0; magnitude-after (dense, one global prune to the level's "
                 "density, rewind, retrain) at 90.9/95.9/98.2%; SNIP, GraSP, SynFlow (100 "
