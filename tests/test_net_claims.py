@@ -7,7 +7,6 @@ budgets; the paper-preset configurations are valid engine configurations."""
 from __future__ import annotations
 
 import io
-import time
 
 import numpy as np
 import pytest
@@ -81,12 +80,10 @@ def test_runs_are_in_the_store_and_reused(quick):
             "mnist"} <= names
     assert (store / "mnist-random-labels").is_dir()
     before = {p: p.stat().st_mtime_ns for p in store.rglob("params.npz")}
-    start = time.time()
     report = verify.verify(registry.select(list(TOPICS)), preset="quick", out_dir=out,
                            progress=False, stream=io.StringIO(), fresh=True)
-    assert time.time() - start < 60          # reads the stored runs; nothing is retrained
     after = {p: p.stat().st_mtime_ns for p in store.rglob("params.npz")}
-    assert before == after
+    assert before and before == after        # read from the store: no params rewritten
     assert [r["verdict"] for r in report["by_claim"]] == ["INCONCLUSIVE"] * len(IDS)
 
 
