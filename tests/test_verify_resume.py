@@ -91,7 +91,9 @@ def test_every_known_deviation_links_an_existing_heading():
     assert {cid: e.verdict for cid, e in known.items()} == {
         "robustness.data_independent_masks": verdicts.SPEC_THRESHOLD_NOT_MET,
         "robustness.noise_correlation_ordering": verdicts.SPEC_THRESHOLD_NOT_MET,
-        "robustness.lipschitz_scaling": verdicts.SPEC_THRESHOLD_NOT_MET}
+        "robustness.lipschitz_scaling": verdicts.SPEC_THRESHOLD_NOT_MET,
+        # zhou.md: the plain learned supermask stays 0.11 pp below 95% after 2,000 epochs
+        "zhou.learned_supermask_plain": verdicts.NOT_REPRODUCED}
     for cid, e in known.items():
         page, anchor = e.doc.split("#")
         headings = [line.lstrip("#") for line in (REPO / page).read_text().splitlines()

@@ -396,7 +396,7 @@ _LEARNED_QUICK_REASON = ("2 epochs on 600 images train the mask logits far less 
                          reason="94.89 ± 0.10% after the paper's 2,000 epochs (3 seeds), "
                                 "0.11 pp short, with the curve flat (+0.08 pp over the last "
                                 "1,000 epochs)",
-                         doc="docs/zhou.md#learned-supermasks-spec-claim-12"))
+                         doc="docs/zhou.md#why-the-plain-learned-mask-stays-below-95"))
 def learned_supermask_plain(ctx: ClaimContext) -> Outcome:
     accuracy, kept, details = _learned("learned_plain", ctx)
     return Outcome(
