@@ -97,7 +97,9 @@ def test_every_known_deviation_links_an_existing_heading():
         # Mask in the Mirror v1 Fig. 3 on LeNet-300-100 at the CPU budget (docs/mirror.md §6)
         "pilot_net.oneshot_vs_baselines": verdicts.NOT_REPRODUCED,
         "pilot_net.iterative_pilot_high_sparsity": verdicts.NOT_REPRODUCED,
-        "pilot_net.imp_pilot_vs_lrr": verdicts.NOT_REPRODUCED}
+        "pilot_net.imp_pilot_vs_lrr": verdicts.NOT_REPRODUCED,
+        # zhou.md: the plain learned supermask stays 0.11 pp below 95% after 2,000 epochs
+        "zhou.learned_supermask_plain": verdicts.NOT_REPRODUCED}
     for cid, e in known.items():
         page, anchor = e.doc.split("#")
         headings = [line.lstrip("#") for line in (REPO / page).read_text().splitlines()

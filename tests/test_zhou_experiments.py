@@ -174,3 +174,20 @@ def test_evaluation_subset_is_a_fixed_random_draw():
     assert evaluation_subset(x, y, None)[0] is x and evaluation_subset(x, y, 5000)[0] is x
     with pytest.raises(ValueError, match="got 0"):
         evaluation_subset(x, y, 0)
+
+
+def test_first_seed_picks_the_seeds(tmp_path, mnist_args):
+    """--first-seed S trains seeds S .. S + seeds - 1 (the seed of a `lottery verify` claim);
+    0, the default, leaves the experiment's folder as it was."""
+    assert cli.main(["experiment", "zhou-criteria", *mnist_args, "--criteria", "large_final",
+                     "--levels", "0", "--seeds", "1", "--first-seed", "2", "--iterations", "10",
+                     "--eval-every", "10", "--out", str(tmp_path / "c"), "--no-progress"]) == 0
+    results, _ = _results(tmp_path / "c")
+    assert list(results["curves"]["large_final"]["per_seed"]["0"]) == ["2"]
+    learned = ["experiment", "zhou-learned-mask", *mnist_args, "--epochs", "1", "--seeds", "1",
+               "--batch-size", "100", "--eval-samples", "1", "--out", str(tmp_path / "m")]
+    assert cli.main([*learned, "--first-seed", "3"]) == 0
+    results, directory = _results(tmp_path / "m")
+    assert set(results["seeds"]) == {"3"} and not (directory / "seed_0.json").exists()
+    assert cli.main([*learned, "--first-seed", "3", "--only-seed", "0"]) == 2
+    assert cli.main([*learned, "--first-seed", "-1"]) == 2

@@ -14,11 +14,7 @@ def add_arguments(parser) -> None:
         experiment_parser = sub.add_parser(
             name, help=doc, description=module.__doc__,
             formatter_class=DefaultsHelpFormatter)
-        module.add_arguments(experiment_parser)
-        experiment_parser.add_argument(
-            "--wait", action="store_true",
-            help="if another process is writing the experiment's folder or one of its runs, "
-                 "wait for it to finish instead of stopping")
+        experiments.add_arguments(experiment_parser, module)
         experiment_parser.set_defaults(_experiment=module)
 
 

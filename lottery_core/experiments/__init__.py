@@ -9,6 +9,7 @@ run directory.
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import pkgutil
 from types import ModuleType
@@ -24,3 +25,22 @@ def available() -> dict[str, ModuleType]:
         if hasattr(module, "NAME"):
             found[module.NAME] = module
     return dict(sorted(found.items()))
+
+
+def add_arguments(parser, module: ModuleType) -> None:
+    """``module``'s options plus ``--wait``, as ``lottery experiment NAME`` takes them."""
+    module.add_arguments(parser)
+    parser.add_argument(
+        "--wait", action="store_true",
+        help="if another process is writing the experiment's folder or one of its runs, "
+             "wait for it to finish instead of stopping")
+
+
+def namespace(name: str, argv: list[str]) -> argparse.Namespace:
+    """The arguments ``lottery experiment NAME *argv`` gives the experiment's ``run``: for
+    callers outside the command line (the network-scale claims of ``sims/``), so that a run
+    they start and one started by the command share the experiment's folder."""
+    module = available()[name]
+    parser = argparse.ArgumentParser(prog=f"lottery experiment {name}")
+    add_arguments(parser, module)
+    return parser.parse_args(argv)

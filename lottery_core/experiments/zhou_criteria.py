@@ -31,6 +31,8 @@ def add_arguments(parser) -> None:
                         help="comma-separated mask-0 actions")
     parser.add_argument("--levels", type=int, default=24, help="pruning rounds")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per combination")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="first seed (seeds first .. first + seeds - 1)")
     parser.add_argument("--iterations", type=int, default=None,
                         help="training steps per round (default: the model's, FC 50,000)")
     parser.add_argument("--eval-every", type=int, default=None,
@@ -56,6 +58,13 @@ def label(combo: dict) -> str:
 
 
 def run(args) -> int:
+    execute(args)
+    return 0
+
+
+def execute(args) -> Path:
+    """Run every combination (finished runs are reused) and write ``results.json``; return
+    the experiment's folder."""
     from lottery_core.analysis import summarize
     from lottery_core.config import ExperimentConfig
     from lottery_core.data import DataError
@@ -65,7 +74,8 @@ def run(args) -> int:
     from lottery_core.store import collect_results, layout, write_results
 
     base = dict(method="imp", model=args.model, dataset=args.dataset, levels=args.levels,
-                seeds=args.seeds, iterations=args.iterations, eval_every=args.eval_every,
+                seeds=args.seeds, first_seed=args.first_seed or None,
+                iterations=args.iterations, eval_every=args.eval_every,
                 train_subset=args.train_subset)
     base = {k: v for k, v in base.items() if v is not None}
     configs = []
@@ -103,4 +113,4 @@ def run(args) -> int:
                          title=f"{args.model} on {args.dataset}: iterative pruning",
                          ylabel="test accuracy at early stopping (%)", seeds=args.seeds)
     print(f"results: {directory / layout.RESULTS}\nfigure: {figure}")
-    return 0
+    return directory

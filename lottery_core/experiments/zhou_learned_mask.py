@@ -42,6 +42,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--eval-every", type=int, default=1,
                         help="evaluate the test accuracy every K epochs and at the last one")
     parser.add_argument("--seeds", type=int, default=3, help="seeds")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="first seed (seeds first .. first + seeds - 1)")
     parser.add_argument("--only-seed", type=int, default=None,
                         help="train only this seed (run seeds in separate processes); the "
                              "summary is written by a call that finds every seed finished")
@@ -62,6 +64,17 @@ def _identity(args) -> dict:
 
 
 def run(args) -> int:
+    execute(args)
+    return 0
+
+
+def _seeds(args) -> range:
+    return range(args.first_seed, args.first_seed + args.seeds)
+
+
+def execute(args) -> Path:
+    """Train every seed (or ``--only-seed``) up to ``--epochs`` (finished epochs are reused)
+    and, unless ``--only-seed``, write ``results.json``; return the experiment's folder."""
     import time
 
     import jax
@@ -83,9 +96,12 @@ def run(args) -> int:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if not args.learning_rate > 0:
         raise UsageError(f"--learning-rate must be positive, got {args.learning_rate}")
-    if args.only_seed is not None and not 0 <= args.only_seed < args.seeds:
-        raise UsageError(f"--only-seed must be in [0, {args.seeds}) for --seeds {args.seeds}, "
-                         f"got {args.only_seed}")
+    if args.first_seed < 0:
+        raise UsageError(f"--first-seed must be >= 0, got {args.first_seed}")
+    if args.only_seed is not None and args.only_seed not in _seeds(args):
+        raise UsageError(f"--only-seed must be in [{args.first_seed}, "
+                         f"{args.first_seed + args.seeds}) for --first-seed {args.first_seed} "
+                         f"--seeds {args.seeds}, got {args.only_seed}")
     if args.test_subset is not None and args.test_subset < 1:
         raise UsageError(f"--test-subset must be >= 1, got {args.test_subset}")
     try:
@@ -138,7 +154,7 @@ def run(args) -> int:
 
     summary = {"experiment": NAME, "settings": {**_identity(args), "epochs": args.epochs},
                "seeds": {}}
-    seeds = range(args.seeds) if args.only_seed is None else [args.only_seed]
+    seeds = _seeds(args) if args.only_seed is None else [args.only_seed]
     for seed in seeds:
         result_path = directory / layout.seed_record(seed)
         record = read_json(result_path) if result_path.exists() else {"seed": seed, "history": []}
@@ -192,7 +208,7 @@ def run(args) -> int:
     if args.only_seed is not None:
         print(f"seed {args.only_seed}: {args.epochs} epochs in {directory}; run without "
               f"--only-seed for the summary")
-        return 0
+        return directory
     finals = [100 * v["test_accuracy_mean"] for v in summary["seeds"].values()]
     kept = [v["kept_fraction"] for v in summary["seeds"].values()]
     summary["test_accuracy"] = dict(zip(("mean", "std"), mean_std(finals)))
@@ -203,7 +219,7 @@ def run(args) -> int:
           f"{summary['test_accuracy']['std']:.2f}% (mean over {args.eval_samples} mask samples, "
           f"{args.seeds} seeds), kept {summary['kept_fraction']['mean']:.3f}\n"
           f"results: {directory / layout.RESULTS}")
-    return 0
+    return directory
 
 
 def _plot(directory: Path, args) -> None:
@@ -216,7 +232,7 @@ def _plot(directory: Path, args) -> None:
     from lottery_core.store import layout, read_json
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
-    for seed in range(args.seeds):
+    for seed in _seeds(args):
         history = read_json(directory / layout.seed_record(seed))["history"][:args.epochs]
         tested = [h for h in history if "test_accuracy_mean" in h]
         left.plot([h["epoch"] for h in tested], [100 * h["test_accuracy_mean"] for h in tested],

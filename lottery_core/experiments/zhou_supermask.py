@@ -34,6 +34,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--powers", type=comma_list(int), default=list(range(25)),
                         help="one-shot powers k (remaining fraction base^k per layer)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="first seed (seeds first .. first + seeds - 1)")
     parser.add_argument("--iterations", type=int, default=None,
                         help="dense training steps (default: the model's, FC 50,000)")
     parser.add_argument("--train-subset", type=int, default=None,
@@ -63,6 +65,13 @@ def one_shot_masks(criterion, init_flat, final_flat, fractions, powers, seed, gr
 
 
 def run(args) -> int:
+    execute(args)
+    return 0
+
+
+def execute(args) -> Path:
+    """Train the dense networks (finished runs are reused), evaluate every one-shot mask and
+    write ``results.json``; return the experiment's folder."""
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -87,7 +96,9 @@ def run(args) -> int:
     if args.test_subset is not None and args.test_subset < 1:
         raise UsageError(f"--test-subset must be >= 1, got {args.test_subset}")
     base = {k: v for k, v in dict(method="imp", model=args.model, dataset=args.dataset,
-                                  levels=0, seeds=args.seeds, iterations=args.iterations,
+                                  levels=0, seeds=args.seeds,
+                                  first_seed=args.first_seed or None,
+                                  iterations=args.iterations,
                                   train_subset=args.train_subset,
                                   eval_every=args.eval_every).items() if v is not None}
     try:
@@ -103,6 +114,9 @@ def run(args) -> int:
         raise UsageError(str(exc)) from None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if (directory / layout.RESULTS).exists():     # the folder's identity fixes every number
+        print(f"results (finished earlier): {directory / layout.RESULTS}")
+        return directory
     runner.run()                                  # dense training, resumable, once per seed
     model, data = runner.model, runner.dataset
     x_test, y_test = (jnp.asarray(a) for a in evaluation_subset(data.x_test, data.y_test,
@@ -182,4 +196,4 @@ def run(args) -> int:
         print(f"{treatment}: best {best[0]} peak {best[1]['peak']['mean']:.1f}% at "
               f"{best[1]['peak']['remaining']:.1f}% remaining")
     print(f"results: {directory / layout.RESULTS}")
-    return 0
+    return directory

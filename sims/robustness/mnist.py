@@ -4,23 +4,13 @@ engine's loader (:mod:`lottery_core.data`)."""
 from __future__ import annotations
 
 import functools
-import os
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from lottery_core.data import load_mnist_arrays
-
-_DEFAULT_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
-
-
-def mnist_dir() -> Path:
-    """``$LOTTERY_DATA/mnist`` (or ``$LOTTERY_SHARED_DATA/mnist``) if set, else
-    ``../shared/data/mnist`` beside the repository."""
-    root = os.environ.get("LOTTERY_DATA") or os.environ.get("LOTTERY_SHARED_DATA")
-    return Path(root) / "mnist" if root else _DEFAULT_DIR
+from sims.shared_data import mnist_dir
 
 
 @functools.lru_cache(maxsize=1)
