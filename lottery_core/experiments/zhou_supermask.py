@@ -84,8 +84,8 @@ def execute(args) -> Path:
                                                   open_experiment, plot_curves)
     from lottery_core.loops.levels import Runner
     from lottery_core.sparsity import criteria, signed_constant_params
-    from lottery_core.store import (flatten, layout, level_directory, load_tree, unflatten,
-                                    write_results)
+    from lottery_core.store import (flatten, layout, level_directory, load_tree, read_json,
+                                    unflatten, write_results)
     from lottery_core.training import epoch_batches
 
     unknown = [c for c in args.criteria if c not in criteria.CRITERIA]
@@ -114,10 +114,12 @@ def execute(args) -> Path:
         raise UsageError(str(exc)) from None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    runner.run()                                  # dense training, resumable, once per seed;
+    #                                               a finished level is checked, then skipped
     if (directory / layout.RESULTS).exists():     # the folder's identity fixes every number
+        read_json(directory / layout.RESULTS)     # checked against its manifest
         print(f"results (finished earlier): {directory / layout.RESULTS}")
         return directory
-    runner.run()                                  # dense training, resumable, once per seed
     model, data = runner.model, runner.dataset
     x_test, y_test = (jnp.asarray(a) for a in evaluation_subset(data.x_test, data.y_test,
                                                                   args.test_subset))
