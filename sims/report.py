@@ -12,8 +12,6 @@ from __future__ import annotations
 import datetime
 import json
 import math
-import platform
-import sys
 from typing import Any
 
 from sims import verdicts
@@ -145,7 +143,8 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     elif report["strict"]:
         rule = "only REPRODUCED passes (--strict)"
     else:
-        rule = "every verdict must match its record; --strict also fails on known deviations"
+        rule = ("every verdict must match its record; --strict also fails on known "
+                "deviations and inconclusive claims")
     lines.append(f"exit {s['exit_code']}: {rule}.")
     return lines
 
