@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 from pathlib import Path
 
 import numpy as np
+
+from sims import shared_data
 
 #: the recipe of every real-label level run (IMP, LRR, PaI, iterative PILoT) at quick and full:
 #: SGD with momentum and a cosine schedule (so that LRR's learning-rate restart means something),
@@ -57,17 +58,11 @@ ONESHOT_BUDGETS = {
 }
 
 
-def data_dir() -> Path:
-    """``$LOTTERY_DATA`` if set, else ``../shared/data`` beside the repository."""
-    root = os.environ.get("LOTTERY_DATA")
-    return Path(root) if root else Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
 @functools.lru_cache(maxsize=4)
 def _dataset(validation_size: int, train_subset: int | None):
     import lottery_core as lc
 
-    return lc.load_dataset("mnist", data_dir(), validation_size=validation_size,
+    return lc.load_dataset("mnist", shared_data.mnist_dir(), validation_size=validation_size,
                            train_subset=train_subset)
 
 

@@ -14,8 +14,8 @@ import pytest
 
 import lottery_cli.main as cli
 from lottery_core.errors import DataError
-from sims import registry, verify
-from sims.lrr import compare, data, settings
+from sims import registry, shared_data, verify
+from sims.lrr import compare, settings
 from sims.verdicts import INCONCLUSIVE
 
 CLAIMS = ["lrr.lrr_at_least_wr", "lrr.lrr_mask_quality", "lrr.lrr_on_random_masks",
@@ -119,9 +119,10 @@ def test_rules_decide_on_paired_gaps():
 
 def test_cifar10_folder_is_written_once_from_the_shared_archive(tmp_path, monkeypatch):
     monkeypatch.setenv("LOTTERY_DATA", str(tmp_path / "data"))
-    monkeypatch.setattr(data, "SHARED", tmp_path / "none")
+    monkeypatch.delenv("LOTTERY_SHARED_DATA", raising=False)
+    monkeypatch.setattr(shared_data, "SHARED", tmp_path / "none")
     with pytest.raises(DataError, match="lottery data fetch cifar10"):
-        data.cifar10_dir()
+        shared_data.cifar10_dir()
     shared = tmp_path / "shared"
     shared.mkdir()
     # a stand-in for make_cifar10.py writing the six files (the real one takes ~15 s)
@@ -129,13 +130,13 @@ def test_cifar10_folder_is_written_once_from_the_shared_archive(tmp_path, monkey
         "import pathlib, sys\nout = pathlib.Path(sys.argv[1], 'cifar-10-batches-py')\n"
         "out.mkdir()\nfor n in [f'data_batch_{i}' for i in range(1, 6)] + ['test_batch']:\n"
         "    (out / n).write_text(n)\n")
-    monkeypatch.setattr(data, "SHARED", shared)
-    root = data.cifar10_dir()
+    monkeypatch.setattr(shared_data, "SHARED", shared)
+    root = shared_data.cifar10_dir()
     assert root == tmp_path / "data"
     assert (root / "cifar-10-batches-py" / "test_batch").read_text() == "test_batch"
     assert [p.name for p in root.iterdir()] == ["cifar-10-batches-py"]    # no temp folder left
     (shared / "make_cifar10.py").unlink()
-    assert data.cifar10_dir() == root                                     # found, not rewritten
+    assert shared_data.cifar10_dir() == root                              # found, not rewritten
 
 
 def test_list_shows_the_budgets(capsys):

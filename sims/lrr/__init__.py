@@ -3,7 +3,7 @@
 perturbation. The toy-model claims of the same paper are ``one_neuron.*``.
 
 - :mod:`sims.lrr.settings`: what each preset trains (the experiments' options, the budgets);
-- :mod:`sims.lrr.data`: the CIFAR-10 folder the experiments read;
+- the CIFAR-10 folder the experiments read comes from :mod:`sims.shared_data`;
 - :mod:`sims.lrr.experiments`: runs a ``lottery experiment`` of ``lottery_core.experiments``
   into the claim's run store and returns its results;
 - :mod:`sims.lrr.compare`: paired per-seed gaps between two accuracy curves and the rules;

@@ -21,7 +21,8 @@ from lottery_core.experiments import (lrr_mask_swap, lrr_random_masks, lrr_sign_
                                       lrr_signs, lrr_vs_imp)
 from lottery_core.experiments import _lrr_common as common
 from lottery_core.store import layout, lock, read_json
-from sims.lrr import data, settings
+from sims import shared_data
+from sims.lrr import settings
 from sims.registry import ClaimContext
 
 MODULES = {m.NAME: m for m in (lrr_vs_imp, lrr_signs, lrr_mask_swap, lrr_random_masks,
@@ -33,7 +34,7 @@ def arguments(ctx: ClaimContext, name: str, extra: list[str] | None = None) -> a
     parser = argparse.ArgumentParser(prog=f"lottery experiment {name}")
     MODULES[name].add_arguments(parser)
     args = parser.parse_args([*settings.argv(ctx), *(extra or []), "--data-dir",
-                              str(data.cifar10_dir()), "--out", str(ctx.runs()),
+                              str(shared_data.cifar10_dir()), "--out", str(ctx.runs()),
                               "--no-progress"])
     args.wait = True          # a run another process is writing: wait for it, then read it
     return args

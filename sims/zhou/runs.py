@@ -85,7 +85,7 @@ def argv(run: str, preset: str, seed: int, runs_dir: Path) -> list[str]:
     if preset not in presets:
         raise KeyError(f"run {run!r} has no {preset!r} preset")
     dataset = "cifar10" if "cifar10" in presets[preset] else "mnist"
-    data = shared_data.cifar10_dir(runs_dir) if dataset == "cifar10" else shared_data.mnist_dir()
+    data = shared_data.cifar10_dir() if dataset == "cifar10" else shared_data.mnist_dir()
     extra = ["--no-progress"] if name != "zhou-learned-mask" else []
     return [*presets[preset], "--data-dir", str(data), "--first-seed", str(seed),
             "--out", str(runs_dir), *extra]
