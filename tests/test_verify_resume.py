@@ -288,7 +288,6 @@ sys.exit(cli.main(["verify", "toysig", "--out", out, "--no-progress"]))
 '''
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
 def test_sigint_keeps_finished_claims_and_the_rerun_resumes(tmp_path):
     script, flag, out = tmp_path / "toy_verify.py", tmp_path / "running", tmp_path / "out"
     script.write_text(SIGINT_SCRIPT)
