@@ -342,17 +342,48 @@ def test_write_results_unseals_before_writing(tmp_path):
 HOLDER = """
 import sys
 from lottery_core.store import lock
-key = lock.acquire(sys.argv[1])
+key = lock.acquire(sys.argv[1], name=sys.argv[2])
 print("held", flush=True)
 sys.stdin.readline()
 lock.release(key)
 """
 
 
-def hold_in_another_process(run_dir: Path) -> subprocess.Popen:
-    """A real process holding ``run_dir``'s lock until :func:`release` (or a kill)."""
+LEARNED = ["experiment", "zhou-learned-mask", "--dataset", "synthetic", "--train-subset", "100",
+           "--seeds", "2", "--batch-size", "50", "--eval-samples", "1"]
+
+
+def test_only_seed_processes_of_one_experiment_run_side_by_side(tmp_path, capsys):
+    """``--only-seed S`` locks seed S's files only (``seed_<s>.lock``), so the seeds of one
+    experiment train in separate processes at once (docs/zhou.md); the same seed twice, or the
+    whole run beside a seed's process, stops at once naming the holder."""
+    out = tmp_path / "runs"
+    assert cli.main([*LEARNED, "--epochs", "1", "--only-seed", "0", "--out", str(out)]) == 0
+    [directory] = [p for p in out.iterdir() if p.is_dir()]
+    holder = hold_in_another_process(directory, layout.seed_lock(1))   # seed 1 is training
+    try:
+        capsys.readouterr()
+        assert cli.main([*LEARNED, "--epochs", "2", "--only-seed", "0", "--out", str(out)]) == 0
+        assert len(read_json(directory / layout.seed_record(0))["history"]) == 2
+        busy = (f"lottery experiment: error: {layout.seed_lock(1)} of {directory} is in use by "
+                f"process {holder.pid} on ")
+        for extra in (["--only-seed", "1"], []):          # the same seed, the whole run
+            assert cli.main([*LEARNED, "--epochs", "2", *extra, "--out", str(out)]) == 1
+            assert one_line(capsys.readouterr().err).startswith(busy)
+        assert not (directory / layout.seed_record(1)).exists()
+        assert not (directory / layout.RESULTS).exists()
+    finally:
+        release(holder)
+    # the whole run (all seeds' locks and the folder's) goes on once seed 1's process is gone
+    assert cli.main([*LEARNED, "--epochs", "2", "--out", str(out)]) == 0
+    assert set(read_json(directory / layout.RESULTS)["seeds"]) == {"0", "1"}
+
+
+def hold_in_another_process(run_dir: Path, name: str = layout.LOCK) -> subprocess.Popen:
+    """A real process holding ``run_dir``'s lock (the lock file ``name``) until
+    :func:`release` (or a kill)."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(run_dir)], env=env,
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(run_dir), name], env=env,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     return holder

@@ -8,14 +8,21 @@ from pathlib import Path
 import numpy as np
 
 
-def open_experiment(args, name: str, identity: dict) -> Path:
+def open_experiment(args, name: str, identity: dict, *, seeds=(),
+                    whole: bool = True) -> Path:
     """``OUT/<name>-<hash>/`` (``store.open_run_directory(..., experiment=True)``), locked by
     this process until ``lottery experiment`` ends (``store.lock.acquire_in_scope``;
-    ``--wait``: wait for another process holding it)."""
-    from lottery_core.store import lock, open_run_directory
+    ``--wait``: wait for another process holding it): the folder's ``run.lock`` unless
+    ``whole`` is false, and ``seed_<s>.lock`` of each of ``seeds``. A process that writes one
+    seed's files only (``--only-seed``) takes that seed's lock alone, so that processes
+    training other seeds run beside it; the whole run holds them all."""
+    from lottery_core.store import layout, lock, open_run_directory
 
     directory = open_run_directory(args.out, name, identity, experiment=True)
-    lock.acquire_in_scope(directory, wait=args.wait)
+    if whole:
+        lock.acquire_in_scope(directory, wait=args.wait)
+    for seed in seeds:
+        lock.acquire_in_scope(directory, wait=args.wait, name=layout.seed_lock(seed))
     return directory
 
 

@@ -111,7 +111,9 @@ def execute(args) -> Path:
         raise UsageError(str(exc)) from None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    directory = open_experiment(args, NAME, _identity(args))
+    seeds = _seeds(args) if args.only_seed is None else [args.only_seed]
+    directory = open_experiment(args, NAME, _identity(args), seeds=seeds,
+                                whole=args.only_seed is None)
     x_train, y_train = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
     x_test, y_test = (jnp.asarray(a) for a in evaluation_subset(data.x_test, data.y_test,
                                                                   args.test_subset))
@@ -154,7 +156,6 @@ def execute(args) -> Path:
 
     summary = {"experiment": NAME, "settings": {**_identity(args), "epochs": args.epochs},
                "seeds": {}}
-    seeds = _seeds(args) if args.only_seed is None else [args.only_seed]
     for seed in seeds:
         result_path = directory / layout.seed_record(seed)
         record = read_json(result_path) if result_path.exists() else {"seed": seed, "history": []}

@@ -38,8 +38,8 @@ from lottery_core.errors import CorruptRunError
 from lottery_core.store import layout, writer
 from lottery_core.store.io import atomic_write_json
 
-#: files a manifest never covers: in-progress checkpoints, the lock, temporary files
-_UNSEALED = re.compile(rf"(^\.|checkpoint\.npz$|^{re.escape(layout.LOCK)}$|"
+#: files a manifest never covers: in-progress checkpoints, the locks, temporary files
+_UNSEALED = re.compile(rf"(^\.|checkpoint\.npz$|\.lock$|"
                        rf"^{re.escape(layout.MANIFEST)}$)")
 _SEED_RECORD = re.compile(rf"^{layout.SEED_PREFIX}(\d+)\.json$")
 MANIFEST_FORMAT = 1

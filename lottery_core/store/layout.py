@@ -39,6 +39,7 @@ layout below is the whole story (documented in docs/engine.md, "Run directory la
         runs/                          RUNS: level runs of the experiment
         seed_<s>.json                  seed_record(s) (zhou-learned-mask)
         seed_<s>.checkpoint.npz        seed_checkpoint(s)
+        seed_<s>.lock                  seed_lock(s): held by the process training seed s
       sweep-<name>/                    sweep_directory(OUT, name): lottery sweep NAME.toml
         run.lock                       LOCK: held by the one sweep process running it
         state.json                     SWEEP_STATE: each run's last outcome (done, failed)
@@ -143,6 +144,12 @@ def seed_record(seed: int) -> str:
 def seed_checkpoint(seed: int) -> str:
     """``seed_<s>.checkpoint.npz``: the training state beside :func:`seed_record`."""
     return f"{SEED_PREFIX}{seed}.{CHECKPOINT}"
+
+
+def seed_lock(seed: int) -> str:
+    """``seed_<s>.lock``: the lock of :func:`seed_record` and :func:`seed_checkpoint`, so that
+    processes training other seeds of one experiment (``--only-seed``) run beside it."""
+    return f"{SEED_PREFIX}{seed}.lock"
 
 
 # ---------------------------------------------------------------------------- sweeps

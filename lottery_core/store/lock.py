@@ -94,11 +94,13 @@ def _alive(pid) -> bool:
     return True
 
 
-def acquire(run_dir: Path, *, wait: bool = False, log: Callable[[str], None] = print) -> str:
+def acquire(run_dir: Path, *, wait: bool = False, log: Callable[[str], None] = print,
+            name: str = layout.LOCK) -> str:
     """Take ``run_dir``'s lock (or deepen this process's hold of it); returns its key for
     :func:`release`. Held elsewhere: :class:`RunBusyError`, or with ``wait`` block until the
-    holder ends."""
-    path = Path(run_dir) / layout.LOCK
+    holder ends. ``name``: the lock file (``run.lock``; ``layout.seed_lock(s)`` for a
+    process that writes one seed's files of a shared folder)."""
+    path = Path(run_dir) / name
     key = str(path.resolve())
     if key in _HELD:
         _HELD[key][1] += 1
@@ -126,10 +128,11 @@ def acquire(run_dir: Path, *, wait: bool = False, log: Callable[[str], None] = p
                     break
                 time.sleep(0.05)
                 holder = _holder(fd)
+            what = run_dir if name == layout.LOCK else f"{name} of {run_dir}"
             if not wait:
-                raise RunBusyError(f"{run_dir} is in use by {describe(holder)}; wait for it to "
+                raise RunBusyError(f"{what} is in use by {describe(holder)}; wait for it to "
                                    f"finish, or rerun with --wait") from None
-            log(f"{run_dir} is in use by {describe(holder)}; waiting for it (--wait)")
+            log(f"{what} is in use by {describe(holder)}; waiting for it (--wait)")
             fcntl.flock(fd, fcntl.LOCK_EX)
         left = _holder(fd)
         if left:
@@ -171,11 +174,11 @@ def hold(run_dir: Path, *, wait: bool = False, log: Callable[[str], None] = prin
 
 
 def acquire_in_scope(run_dir: Path, *, wait: bool = False,
-                     log: Callable[[str], None] = print) -> None:
+                     log: Callable[[str], None] = print, name: str = layout.LOCK) -> None:
     """Take ``run_dir``'s lock until the enclosing :func:`scope` ends (or, outside any
     scope, until the process ends): for code that opens its folder midway, such as a named
     experiment."""
-    _SCOPED.append(acquire(run_dir, wait=wait, log=log))
+    _SCOPED.append(acquire(run_dir, wait=wait, log=log, name=name))
 
 
 @contextmanager
