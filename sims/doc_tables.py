@@ -7,6 +7,12 @@ repository root) and, optionally, the claims to show (ids or ``topic.*`` pattern
     (generated; do not edit)
     <!-- /verify-table -->
 
+A named experiment's accuracy curves (``results.json`` with ``curves``: per curve ``levels``,
+``remaining``, ``mean``, ``std`` over seeds) are tabled the same way, at the rounds named::
+
+    <!-- curve-table: docs/data/zhou_criteria_full.json levels=0,8,12,20 -->
+    <!-- /curve-table -->
+
 ``python -m sims.doc_tables docs/zhou.md`` rewrites every marked block from its report;
 ``--check`` exits 1 naming each stale block (``tests/test_doc_tables.py`` runs the check on
 every page). A row gives the claim, the budget it ran at and the paper's number side by side,
@@ -26,8 +32,8 @@ from typing import Any
 from sims.report import _fmt, _range, seeds_text
 
 ROOT = Path(__file__).resolve().parents[1]
-BLOCK = re.compile(r"(<!-- verify-table: (?P<args>[^>]*?) -->\n)(?P<body>.*?)"
-                   r"(<!-- /verify-table -->)", re.S)
+BLOCK = re.compile(r"(<!-- (?P<kind>verify|curve)-table: (?P<args>[^>]*?) -->\n)(?P<body>.*?)"
+                   r"(<!-- /(?P=kind)-table -->)", re.S)
 
 
 def _cell(text: Any) -> str:
@@ -63,16 +69,46 @@ def render(report: dict[str, Any], patterns: list[str] | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _block_text(args: str, root: Path) -> str:
+def render_curves(results: dict[str, Any], levels: list[int]) -> str:
+    """Mean ± std over seeds of each curve of an experiment's ``results.json`` at ``levels``
+    (rounds), with the percentage of weights remaining at each round in the header."""
+    curves = results["curves"]
+    first = next(iter(curves.values()))
+    missing = [k for k in levels if k not in first["levels"]]
+    if missing:
+        raise ValueError(f"curve-table: rounds {missing} are not in the results "
+                         f"(it has {first['levels'][0]}..{first['levels'][-1]})")
+    remaining = [first["remaining"][first["levels"].index(k)] for k in levels]
+    provenance = results.get("provenance", {})
+    commit = (provenance.get("toolkit", {}).get("commit") or "unknown")[:10]
+    lines = [f"Generated from the `{results.get('experiment', '?')}` results (commit {commit}) "
+             f"by `python -m sims.doc_tables`; do not edit. Metric: "
+             f"{_cell(results.get('metric', 'accuracy'))}, percent, mean ± std over "
+             f"{len(next(iter(first['per_seed'].values())))} seeds.", "",
+             "| curve | " + " | ".join(f"k={k} ({r:.2f}%)" for k, r in zip(levels, remaining))
+             + " |", "|---|" + "---:|" * len(levels)]
+    for name, curve in curves.items():
+        cells = []
+        for k in levels:
+            i = curve["levels"].index(k)
+            cells.append(f"{curve['mean'][i]:.2f} ± {curve['std'][i]:.2f}")
+        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _block_text(kind: str, args: str, root: Path) -> str:
     parts = args.split()
     report = json.loads((root / parts[0]).read_text())
-    patterns = []
+    allowed = {"verify": "claims", "curve": "levels"}[kind]
+    values = []
     for part in parts[1:]:
         key, _, value = part.partition("=")
-        if key != "claims":
-            raise ValueError(f"verify-table: unknown option {part!r} (allowed: claims=...)")
-        patterns += value.split(",")
-    return render(report, patterns or None)
+        if key != allowed:
+            raise ValueError(f"{kind}-table: unknown option {part!r} (allowed: {allowed}=...)")
+        values += value.split(",")
+    if kind == "curve":
+        return render_curves(report, [int(v) for v in values])
+    return render(report, values or None)
 
 
 def update(page: Path, root: Path = ROOT, *, check: bool = False) -> list[str]:
@@ -81,10 +117,10 @@ def update(page: Path, root: Path = ROOT, *, check: bool = False) -> list[str]:
     stale = []
 
     def fill(match: re.Match) -> str:
-        body = _block_text(match.group("args"), root)
+        body = _block_text(match.group("kind"), match.group("args"), root)
         if body != match.group("body"):
             stale.append(match.group("args").split()[0])
-        return match.group(1) + body + match.group(4)
+        return match.group(1) + body + match.group(5)
 
     new = BLOCK.sub(fill, page.read_text())
     if stale and not check:

@@ -50,3 +50,32 @@ def test_render_and_update_a_marked_block(tmp_path):
     text = page.read_text()
     assert "old" not in text and table in text and text.endswith("after\n")
     assert doc_tables.update(page, tmp_path, check=True) == []
+
+
+def test_curve_table_from_an_experiments_results(tmp_path):
+    """An experiment's accuracy curves at the named rounds, mean ± std over seeds, with the
+    percentage remaining; a round the results do not have is refused by name."""
+    curve = {"levels": [0, 1, 2], "remaining": [100.0, 80.0, 64.0],
+             "mean": [97.5, 98.125, 11.35], "std": [0.1, 0.05, 0.0],
+             "per_seed": {"0": {"0": 97.4, "1": 97.6}, "1": {"0": 98.1, "1": 98.15},
+                          "2": {"0": 11.35, "1": 11.35}}}
+    results = {"experiment": "zhou-criteria", "metric": "test accuracy",
+               "provenance": {"toolkit": {"commit": "0123456789abcdef"}},
+               "curves": {"large_final": curve, "small_final": {**curve, "mean": [1, 2, 3]}}}
+    table = doc_tables.render_curves(results, [0, 2])
+    assert "commit 0123456789" in table and "over 2 seeds" in table
+    assert "| curve | k=0 (100.00%) | k=2 (64.00%) |" in table
+    assert "| `large_final` | 97.50 ± 0.10 | 11.35 ± 0.00 |" in table
+    assert "| `small_final` | 1.00 ± 0.10 | 3.00 ± 0.00 |" in table
+    (tmp_path / "r.json").write_text(json.dumps(results))
+    page = tmp_path / "page.md"
+    page.write_text("<!-- curve-table: r.json levels=0,2 -->\nold\n<!-- /curve-table -->\n")
+    assert doc_tables.update(page, tmp_path) == ["r.json"]
+    assert page.read_text().count(table) == 1 and "old" not in page.read_text()
+    page.write_text("<!-- curve-table: r.json levels=0,5 -->\n<!-- /curve-table -->\n")
+    try:
+        doc_tables.update(page, tmp_path)
+    except ValueError as error:
+        assert "rounds [5] are not in the results (it has 0..2)" in str(error)
+    else:
+        raise AssertionError("round 5 was accepted")
