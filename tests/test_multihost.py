@@ -73,7 +73,11 @@ runpy.run_module("lottery_cli", run_name="__main__", alter_sys=True)
 
 
 def env() -> dict:
-    return {**os.environ, "PYTHONPATH": str(REPO), "JAX_PLATFORMS": "cpu"}
+    """The processes' environment, without the suite's JAX compilation cache (conftest.py):
+    its file lock (``fcntl.flock``) in process 1 would read as process 1 locking the run."""
+    plain = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_COMPILATION_CACHE",
+                                                                        "JAX_PERSISTENT_CACHE"))}
+    return {**plain, "PYTHONPATH": str(REPO), "JAX_PLATFORMS": "cpu"}
 
 
 def free_port() -> int:
