@@ -10,7 +10,7 @@ repository root) and, optionally, the claims to show (ids or ``topic.*`` pattern
 A named experiment's accuracy curves (``results.json`` with ``curves``: per curve ``levels``,
 ``remaining``, ``mean``, ``std`` over seeds) are tabled the same way, at the rounds named::
 
-    <!-- curve-table: docs/data/zhou_criteria_full.json levels=0,8,12,20 -->
+    <!-- curve-table: docs/data/zhou_criteria_full_results.json levels=0,8,12,20 -->
     <!-- /curve-table -->
 
 ``python -m sims.doc_tables docs/zhou.md`` rewrites every marked block from its report;

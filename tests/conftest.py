@@ -20,8 +20,8 @@ def _share_compiled_programs() -> None:
     """One JAX persistent compilation cache for the whole test run.
 
     Most of the suite's time is XLA compiling the same small programs again: in each pytest-xdist
-    worker and in every ``lottery`` subprocess a test starts (a LeNet step on 600 images is
-    compiled by dozens of them). Set here, before jax is imported and before xdist starts its
+    worker, in every ``lottery`` subprocess a test starts, and through new closures over the
+    same computation in one process. Set here, before jax is imported and before xdist starts its
     workers, the variables reach every worker and subprocess, which then load an identical
     program instead of compiling it: the same machine code, so the same numbers. Programs that
     compile in under 0.3 s are not stored (writing them cost more than it saved: measured in
