@@ -107,6 +107,8 @@ def _block_text(kind: str, args: str, root: Path) -> str:
             raise ValueError(f"{kind}-table: unknown option {part!r} (allowed: {allowed}=...)")
         values += value.split(",")
     if kind == "curve":
+        if not values:
+            raise ValueError("curve-table: name the rounds to show (levels=0,8,12)")
         return render_curves(report, [int(v) for v in values])
     return render(report, values or None)
 

@@ -19,7 +19,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 def _share_compiled_programs() -> None:
     """One JAX persistent compilation cache for the whole test run.
 
-    Most of the suite's time is XLA compiling the same small programs again: in each pytest-xdist
+    Much of the suite's time is XLA compiling the same programs again: in each pytest-xdist
     worker, in every ``lottery`` subprocess a test starts, and through new closures over the
     same computation in one process. Set here, before jax is imported and before xdist starts its
     workers, the variables reach every worker and subprocess, which then load an identical

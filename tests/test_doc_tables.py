@@ -79,3 +79,10 @@ def test_curve_table_from_an_experiments_results(tmp_path):
         assert "rounds [5] are not in the results (it has 0..2)" in str(error)
     else:
         raise AssertionError("round 5 was accepted")
+    page.write_text("<!-- curve-table: r.json -->\n<!-- /curve-table -->\n")
+    try:
+        doc_tables.update(page, tmp_path)
+    except ValueError as error:
+        assert "name the rounds to show" in str(error)
+    else:
+        raise AssertionError("a curve table without rounds was accepted")
