@@ -137,3 +137,25 @@ def test_bad_fraction_and_nan_scores_raise():
         sparsity.prune(tree, sparsity.full_mask(tree), {"l/kernel": 0.5})
     with pytest.raises(ValueError, match="unknown layers"):
         sparsity.prune(tree, sparsity.full_mask(tree), {"x/kernel": 0.5})
+
+
+def test_scores_to_mask_compiles_once_per_shape_not_per_density():
+    """The kept counts enter the compiled selection as traced integers: three densities, both
+    scopes' exact counts, one program per (shape, scope)."""
+    from lottery_core.sparsity import masks
+
+    key = jax.random.PRNGKey(3)
+    params = {"a": {"kernel": jax.random.normal(key, (7, 13)), "bias": np.zeros(13)},
+              "b": {"kernel": jax.random.normal(key, (13, 5))}}
+    size = masks._scores_to_mask._cache_size()
+    for density in (0.5, 0.25, 0.1):
+        for scope in ("global", "layerwise"):
+            kept = flatten(sparsity.scores_to_mask(params, params, density, scope=scope))
+            if scope == "global":
+                assert int(kept["a/kernel"].sum() + kept["b/kernel"].sum()) == \
+                    int(np.floor(density * 156 + 0.5))
+            else:
+                assert int(kept["a/kernel"].sum()) == int(np.floor(density * 91 + 0.5))
+                assert int(kept["b/kernel"].sum()) == int(np.floor(density * 65 + 0.5))
+            assert bool(kept["a/bias"].all())
+    assert masks._scores_to_mask._cache_size() == size + 2

@@ -158,27 +158,38 @@ def scores_to_mask(scores, params, density: float, *, scope: str = "global", wit
 
     ``within``: an existing mask; weights it prunes stay pruned and ``density`` still refers
     to the full count P (as in IMP and iterative SynFlow), so it must not exceed the
-    density of ``within``. Compiled once per shape, density and scope.
+    density of ``within``. The kept counts are computed here and enter the compiled selection
+    as traced integers (as in :func:`~lottery_core.sparsity.pai.synflow_mask`), so it compiles
+    once per shape and scope, not once per density.
     """
-    return _scores_to_mask(scores, params, check_density(density), scope=check_scope(scope),
-                           within=within)
+    density, scope = check_density(density), check_scope(scope)
+    leaves = jax.tree_util.tree_leaves(scores)
+    counts = jnp.asarray([kept_count(density, sum(int(np.size(leaves[i])) for i in group))
+                          for group in _mask_groups(scores, params, scope)], jnp.int32)
+    return _scores_to_mask(scores, params, counts, scope=scope, within=within)
 
 
-@functools.partial(jax.jit, static_argnames=("density", "scope"))
-def _scores_to_mask(scores, params, density: float, *, scope: str = "global", within=None):
-    flags = prunable_leaves(params)
+def _mask_groups(scores, params, scope: str) -> list[list[int]]:
+    """Flat leaf indices of ``scores`` selected together: all prunable leaves pooled
+    (``global``) or each prunable leaf alone (``layerwise``)."""
     leaves, treedef = jax.tree_util.tree_flatten(scores)
-    flag_leaves = treedef.flatten_up_to(flags)
-    within_leaves = (treedef.flatten_up_to(within) if within is not None
-                     else [None] * len(leaves))
+    flag_leaves = treedef.flatten_up_to(prunable_leaves(params))
     prunable = [i for i, f in enumerate(flag_leaves) if f]
     if not prunable:
         raise ValueError("params have no prunable leaves (leaves named 'kernel')")
+    return [prunable] if scope == "global" else [[i] for i in prunable]
+
+
+@functools.partial(jax.jit, static_argnames=("scope",))
+def _scores_to_mask(scores, params, counts, *, scope: str = "global", within=None):
+    """``counts[g]``: the kept count of group g of :func:`_mask_groups` (traced)."""
+    leaves, treedef = jax.tree_util.tree_flatten(scores)
+    within_leaves = (treedef.flatten_up_to(within) if within is not None
+                     else [None] * len(leaves))
     out = [jnp.ones(jnp.shape(leaf), bool) for leaf in leaves]
-    groups = [prunable] if scope == "global" else [[i] for i in prunable]
-    for group in groups:
-        count = kept_count(density, sum(int(jnp.size(leaves[i])) for i in group))
-        kept = keep_top_leaves([leaves[i] for i in group], count, [within_leaves[i] for i in group])
+    for g, group in enumerate(_mask_groups(scores, params, scope)):
+        kept = keep_top_leaves([leaves[i] for i in group], counts[g],
+                               [within_leaves[i] for i in group])
         for i, k in zip(group, kept):
             out[i] = k
     return jax.tree_util.tree_unflatten(treedef, out)

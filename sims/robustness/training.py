@@ -14,6 +14,7 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from lottery_core import sparsity
@@ -125,12 +126,16 @@ def train_many(params, masks, x, y, keys, *, task: str, epochs: int, batch_size:
 
 
 def stack(trees):
-    """Stack a list of pytrees along a new leading axis."""
-    return jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *trees)
+    """Stack a list of pytrees along a new leading axis (a copy made on the host: no program
+    is compiled per number and shape of the trees)."""
+    return jax.tree_util.tree_map(
+        lambda *leaves: jnp.asarray(np.stack([np.asarray(leaf) for leaf in leaves])), *trees)
 
 
 def unstack(tree, count: int):
-    return [jax.tree_util.tree_map(lambda leaf: leaf[i], tree) for i in range(count)]
+    """The ``count`` pytrees along the leading axis of ``tree`` (sliced on the host)."""
+    host = jax.tree_util.tree_map(np.asarray, tree)
+    return [jax.tree_util.tree_map(lambda leaf: jnp.asarray(leaf[i]), host) for i in range(count)]
 
 
 def input_gradient_norms(params, mask, x):
