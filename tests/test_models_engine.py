@@ -38,3 +38,38 @@ def test_mlp_widths_option_and_bad_widths():
     assert params["dense_1"]["kernel"].shape == (50, 10)
     with pytest.raises(ValueError, match="widths"):
         get_model("mlp", widths=[0])
+
+
+def test_a_model_is_built_once_per_options_and_compiles_once():
+    """Equal options give the same Model (so runs share its compiled programs); other options
+    or a re-registered builder give another."""
+    from lottery_core import models
+
+    first = get_model("mlp", widths=[23], input_shape=(5,))
+    assert get_model("mlp", input_shape=(5,), widths=[23]) is first
+    assert get_model("mlp", widths=[24], input_shape=(5,)) is not first
+    compiles = []
+
+    def listen(event, seconds, **_):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiles.append(seconds)
+
+    keys = [jax.random.PRNGKey(seed) for seed in (0, 1)]
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        for key in keys:        # a new jit wrapper of a new get_model call each time
+            jax.jit(get_model("mlp", widths=[23], input_shape=(5,)).init)(key)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
+    assert len(compiles) == 1
+
+    builder = models._MODELS["mlp"]
+    try:
+        models.register_model("mlp", options=models.model_options("mlp"))(
+            lambda **options: builder(**options))
+        again = get_model("mlp", widths=[23], input_shape=(5,))
+        assert again is not first and again.input_shape == first.input_shape
+    finally:
+        models.register_model("mlp", defaults=models._DEFAULTS["mlp"],
+                              options=models.model_options("mlp"),
+                              dataset_defaults=models._DATASET_DEFAULTS["mlp"])(builder)

@@ -40,6 +40,8 @@ _MODELS: dict[str, Callable[..., Model]] = {}
 _DEFAULTS: dict[str, dict[str, Any]] = {}
 _OPTIONS: dict[str, dict[str, Any]] = {}
 _DATASET_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {}
+#: models built by :func:`get_model`: (name, builder, options as JSON) -> Model
+_BUILT: dict[tuple, Model] = {}
 
 #: builder parameters the data set fixes (``setup.load_data_and_model``), never model options
 DATA_PARAMETERS = ("input_shape", "num_classes")
@@ -160,11 +162,20 @@ def check_model_options(name: str, options) -> None:
 
 
 def get_model(name: str, **options) -> Model:
-    """Build the model registered as ``name`` (e.g. ``lenet300``, ``conv4``, ``resnet20``)."""
+    """The model registered as ``name`` (e.g. ``lenet300``, ``conv4``, ``resnet20``) built
+    with ``options``. Built once per (builder, options) in a process: runs of the same model
+    share its ``init`` and ``apply`` functions, so JAX compiles their programs once, not once
+    per run (a :class:`Model` is frozen and its functions are pure)."""
+    import json
+
     _load_builtin_models()
     if name not in _MODELS:
         raise ValueError(f"unknown model {name!r}; available: {', '.join(sorted(_MODELS))}")
-    return _MODELS[name](**options)
+    builder = _MODELS[name]
+    key = (name, builder, json.dumps(options, sort_keys=True, default=repr))
+    if key not in _BUILT:
+        _BUILT[key] = builder(**options)
+    return _BUILT[key]
 
 
 def prunable_leaves(params: Params) -> dict:
