@@ -6,6 +6,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from lottery_core.models import get_model, prunable_leaves
@@ -48,6 +49,9 @@ def test_a_model_is_built_once_per_options_and_traced_once():
     first = get_model("mlp", widths=[23], input_shape=(5,))
     assert get_model("mlp", input_shape=(5,), widths=[23]) is first
     assert get_model("mlp", widths=[24], input_shape=(5,)) is not first
+    shape = np.array([5])               # options that are not JSON are built anew each time
+    assert get_model("mlp", widths=[23], input_shape=shape) is not \
+        get_model("mlp", widths=[23], input_shape=shape)
     traces = []                 # one trace, one program (a persistent cache hit or not)
 
     def listen(event, seconds, **_):

@@ -172,7 +172,10 @@ def get_model(name: str, **options) -> Model:
     if name not in _MODELS:
         raise ValueError(f"unknown model {name!r}; available: {', '.join(sorted(_MODELS))}")
     builder = _MODELS[name]
-    key = (name, builder, json.dumps(options, sort_keys=True, default=repr))
+    try:
+        key = (name, builder, json.dumps(options, sort_keys=True))
+    except (TypeError, ValueError):     # options that are not JSON (arrays, objects): built anew
+        return builder(**options)
     if key not in _BUILT:
         _BUILT[key] = builder(**options)
     return _BUILT[key]
